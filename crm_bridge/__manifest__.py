@@ -1,0 +1,16 @@
+{
+    "name": "CRM Bridge",
+    "summary": "HubSpot and Salesforce accounts, contacts and won deals to Odoo "
+    "partners, sale orders and projects, with invoice status back to the deal",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "license": "LGPL-3",
+    "author": "Services Integration Suite",
+    "website": "https://github.com/services-integration-suite",
+    "depends": ["integration_audit", "sale_project", "sale_timesheet", "crm"],
+    "external_dependencies": {"python": ["requests", "phonenumbers"]},
+    "data": [
+        "security/ir.model.access.csv",
+    ],
+    "installable": True,
+}

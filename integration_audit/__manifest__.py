@@ -1,0 +1,26 @@
+{
+    "name": "Integration Audit",
+    "summary": "Connections, external-ID mappings, sync queue, audit log and "
+    "exception workflow shared by the CRM and PSA connectors",
+    "version": "18.0.1.0.0",
+    "category": "Technical/Integrations",
+    "license": "LGPL-3",
+    "author": "Services Integration Suite",
+    "website": "https://github.com/services-integration-suite",
+    "depends": ["base", "mail", "web"],
+    "external_dependencies": {"python": ["requests", "cryptography"]},
+    "data": [
+        "security/integration_security.xml",
+        "security/ir.model.access.csv",
+        "security/integration_rules.xml",
+        "data/ir_cron.xml",
+        "views/integration_backend_views.xml",
+        "views/integration_sync_job_views.xml",
+        "views/integration_audit_log_views.xml",
+        "views/integration_exception_views.xml",
+        "views/integration_external_id_views.xml",
+        "views/integration_menus.xml",
+    ],
+    "application": True,
+    "installable": True,
+}

@@ -1,0 +1,1 @@
+"""HTTP routes of the integration core: webhook intake and metrics."""

@@ -1,0 +1,8 @@
+from . import (
+    integration_backend,
+    integration_flow,
+    integration_external_id,
+    integration_sync_job,
+    integration_audit_log,
+    integration_exception,
+)

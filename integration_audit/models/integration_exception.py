@@ -1,0 +1,265 @@
+"""Business exceptions: problems a person must decide on, with their workflow."""
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+IMPACTS = [
+    ("low", "Low"),
+    ("medium", "Medium"),
+    ("high", "High"),
+    ("critical", "Critical"),
+]
+
+
+class IntegrationException(models.Model):
+    _name = "integration.exception"
+    _description = "Integration Exception"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "impact_rank desc, id desc"
+
+    name = fields.Char(required=True, tracking=True)
+    category = fields.Selection(
+        [
+            ("configuration", "Configuration missing"),
+            ("invalid_payload", "Invalid data received"),
+            ("dead_job", "Sync gave up after retries"),
+            ("other", "Other"),
+        ],
+        required=True,
+        default="other",
+        tracking=True,
+        help="Connector addons add their own categories, such as unmatched "
+        "customer or timesheet changed after invoicing.",
+    )
+    impact = fields.Selection(IMPACTS, required=True, default="medium", tracking=True)
+    impact_rank = fields.Integer(compute="_compute_impact_rank", store=True)
+    state = fields.Selection(
+        [
+            ("new", "New"),
+            ("in_progress", "In Progress"),
+            ("resolved", "Resolved"),
+            ("ignored", "Ignored"),
+        ],
+        required=True,
+        default="new",
+        tracking=True,
+        index=True,
+    )
+    description = fields.Text(help="What happened, in plain words, and what to do.")
+    backend_id = fields.Many2one("integration.backend", index=True, ondelete="set null")
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    job_id = fields.Many2one("integration.sync.job", index=True, ondelete="set null")
+    job_state = fields.Selection(related="job_id.state", string="Job state")
+    user_id = fields.Many2one("res.users", string="Owner", tracking=True, index=True)
+    res_model = fields.Char(string="Record model")
+    res_id = fields.Many2oneReference(string="Record ID", model_field="res_model")
+    record_ref = fields.Reference(
+        selection="_selection_record_ref",
+        compute="_compute_record_ref",
+        string="Record",
+    )
+    candidate_model = fields.Char(help="Model of the records this can be linked to.")
+    candidate_ids_text = fields.Char(help="IDs of candidate records, comma-separated.")
+    link_res_id = fields.Many2oneReference(
+        string="Link to record ID", model_field="candidate_model"
+    )
+    resolution_note = fields.Text(tracking=True)
+    resolved_by_id = fields.Many2one("res.users", readonly=True)
+    resolved_at = fields.Datetime(readonly=True)
+    dedup_key = fields.Char(
+        index=True,
+        help="Exceptions with the same key are the same problem: a retry "
+        "reopens the existing one instead of opening another.",
+    )
+
+    @api.depends("impact")
+    def _compute_impact_rank(self):
+        ranks = {key: rank for rank, (key, _label) in enumerate(IMPACTS)}
+        for exception in self:
+            exception.impact_rank = ranks.get(exception.impact, 0)
+
+    @api.model
+    def _selection_record_ref(self):
+        return [(model.model, model.name) for model in self.env["ir.model"].search([])]
+
+    @api.depends("res_model", "res_id")
+    def _compute_record_ref(self):
+        for exception in self:
+            if exception.res_model in self.env and exception.res_id:
+                exception.record_ref = f"{exception.res_model},{exception.res_id}"
+            else:
+                exception.record_ref = False
+
+    # ------------------------------------------------------------------
+    # Opening
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _open(self, values):
+        """Open an exception, or reopen the open one with the same `dedup_key`."""
+        key = values.get("dedup_key")
+        if key:
+            existing = self.sudo().search(
+                [("dedup_key", "=", key), ("state", "in", ("new", "in_progress"))], limit=1
+            )
+            if existing:
+                existing.write({k: v for k, v in values.items() if k != "state"})
+                return existing
+        return self.sudo().create(values)
+
+    @api.model
+    def _open_from_error(self, job, error):
+        """Open the exception of a job that failed with a `BusinessError`."""
+        values = {
+            "name": str(error)[:200],
+            "description": str(error),
+            "category": error.category,
+            "impact": self._impact_of(error.category),
+            "backend_id": job.backend_id.id,
+            "company_id": job.company_id.id,
+            "job_id": job.id,
+            "dedup_key": f"job:{job.id}:{error.category}",
+        }
+        records = error.records
+        if records:
+            values.update(res_model=records._name, res_id=records[:1].id)
+        candidates = error.candidates
+        if candidates:
+            values.update(
+                candidate_model=candidates._name,
+                candidate_ids_text=",".join(str(i) for i in candidates.ids),
+            )
+        return self._open(values)
+
+    @api.model
+    def _open_for_dead_job(self, job, message):
+        return self._open(
+            {
+                "name": _("%(flow)s gave up after %(attempts)d attempts",
+                          flow=job.flow, attempts=job.attempts),
+                "description": _(
+                    "The last error was: %(error)s\nFix the cause (credentials, "
+                    "the external system's availability), then press Retry.",
+                    error=message,
+                ),
+                "category": "dead_job",
+                "impact": "high",
+                "backend_id": job.backend_id.id,
+                "company_id": job.company_id.id,
+                "job_id": job.id,
+                "dedup_key": f"job:{job.id}:dead_job",
+            }
+        )
+
+    @api.model
+    def _impact_of(self, category):
+        """Return the default impact of a category; connectors extend it."""
+        return "medium"
+
+    # ------------------------------------------------------------------
+    # Workflow actions
+    # ------------------------------------------------------------------
+
+    def action_start(self):
+        for exception in self:
+            values = {"state": "in_progress"}
+            if not exception.user_id:
+                values["user_id"] = self.env.user.id
+            exception.write(values)
+        return True
+
+    def action_retry(self):
+        """Requeue the failed job; the exception resolves once the job is done."""
+        for exception in self:
+            if not exception.job_id:
+                raise UserError(
+                    _("Exception %s has no job to retry. Resolve or ignore it instead.",
+                      exception.display_name)
+                )
+            if exception.job_id.state in ("failed", "dead"):
+                exception.job_id.action_requeue()
+            else:
+                exception.job_id.action_replay()
+            exception.message_post(body=_("Job requeued by %s.", self.env.user.name))
+            exception.state = "in_progress"
+        return True
+
+    def action_resolve(self):
+        for exception in self:
+            exception._close("resolved")
+        return True
+
+    def action_ignore(self):
+        missing = self.filtered(lambda exception: not exception.resolution_note)
+        if missing:
+            raise UserError(
+                _(
+                    "Write why exception %s can be ignored in the resolution "
+                    "note, then press Ignore again.",
+                    missing[0].display_name,
+                )
+            )
+        for exception in self:
+            exception._close("ignored")
+        return True
+
+    def action_reopen(self):
+        self.write({"state": "new", "resolved_by_id": False, "resolved_at": False})
+        return True
+
+    def action_link_record(self):
+        """Link the record chosen in `link_res_id`, then retry the job.
+
+        Connectors implement `_link_record` per category: typically they map
+        the external record to the chosen Odoo record.
+        """
+        for exception in self:
+            if not exception.link_res_id:
+                raise UserError(
+                    _("Choose the record to link on exception %s first.",
+                      exception.display_name)
+                )
+            target = self.env[exception.candidate_model].browse(exception.link_res_id).exists()
+            if not target:
+                raise UserError(
+                    _("Record %(id)s of %(model)s no longer exists. Choose another.",
+                      id=exception.link_res_id, model=exception.candidate_model)
+                )
+            exception._link_record(target)
+            exception.message_post(
+                body=_("Linked to %(record)s by %(user)s.",
+                       record=target.display_name, user=self.env.user.name)
+            )
+            if exception.job_id:
+                exception.action_retry()
+            else:
+                exception._close("resolved")
+        return True
+
+    def _link_record(self, target):
+        raise UserError(
+            _("Exceptions of category %s cannot be resolved by linking a record.",
+              self.category)
+        )
+
+    def _close(self, state):
+        self.write(
+            {
+                "state": state,
+                "resolved_by_id": self.env.user.id,
+                "resolved_at": fields.Datetime.now(),
+            }
+        )
+
+    @api.model
+    def _resolve_for_done_jobs(self, jobs):
+        """Resolve the open exceptions of jobs that have now succeeded."""
+        open_exceptions = self.sudo().search(
+            [("job_id", "in", jobs.ids), ("state", "in", ("new", "in_progress"))]
+        )
+        for exception in open_exceptions:
+            exception.message_post(body=_("The job succeeded on retry."))
+            exception._close("resolved")
+        return open_exceptions

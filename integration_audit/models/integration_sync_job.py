@@ -1,0 +1,440 @@
+"""The sync queue: one row per unit of work, and the worker that runs them.
+
+A job is stored (idempotently, by its key) before anything acknowledges the
+event that caused it. The worker claims due jobs with `FOR UPDATE SKIP
+LOCKED` and commits the claim, then runs each job in a transaction of its
+own while holding the job's row lock, so any number of workers on any
+number of servers can share the queue without a job running twice. A
+worker that dies mid-job leaves the job `running` and unlocked; the next
+worker puts it back in the queue.
+"""
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg2.errors
+import requests
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..services.backoff import retry_delay
+from ..services.errors import BusinessError, RetryableError, StaleChangeError
+
+_logger = logging.getLogger(__name__)
+
+JOB_STATES = [
+    ("pending", "Pending"),
+    ("running", "Running"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("dead", "Dead"),
+]
+
+# Database errors that say "try again": a concurrent transaction won a race.
+TRANSIENT_DB_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.LockNotAvailable,
+    psycopg2.errors.UniqueViolation,
+)
+TRANSIENT_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
+
+
+class IntegrationSyncJob(models.Model):
+    _name = "integration.sync.job"
+    _description = "Integration Sync Job"
+    _order = "id desc"
+    _rec_name = "idempotency_key"
+
+    backend_id = fields.Many2one(
+        "integration.backend", required=True, ondelete="restrict", index=True
+    )
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    direction = fields.Selection(
+        [("inbound", "Inbound"), ("outbound", "Outbound")],
+        required=True,
+        default="inbound",
+    )
+    flow = fields.Char(required=True, index=True, help="Handler name, such as hubspot.company.")
+    idempotency_key = fields.Char(
+        required=True,
+        help="The same event delivered twice carries the same key and is stored once.",
+    )
+    payload = fields.Json()
+    state = fields.Selection(JOB_STATES, required=True, default="pending", index=True)
+    priority = fields.Integer(default=10, help="Lower runs first.")
+    attempts = fields.Integer(default=0, readonly=True)
+    next_attempt_at = fields.Datetime(default=fields.Datetime.now, index=True)
+    last_error = fields.Text(readonly=True)
+    result = fields.Text(readonly=True)
+    correlation_id = fields.Char(
+        default=lambda self: uuid.uuid4().hex, index=True, readonly=True
+    )
+    external_model = fields.Char()
+    external_id = fields.Char(string="External ID", index=True)
+    external_updated_at = fields.Datetime(
+        help="Change time of the external record this job applies."
+    )
+    res_model = fields.Char(string="Odoo Model")
+    res_id = fields.Many2oneReference(string="Record ID", model_field="res_model")
+    claim_token = fields.Char(readonly=True, copy=False)
+    claimed_at = fields.Datetime(readonly=True, copy=False)
+    finished_at = fields.Datetime(readonly=True, copy=False)
+    exception_ids = fields.One2many("integration.exception", "job_id")
+    audit_log_ids = fields.One2many("integration.audit.log", "job_id")
+
+    _sql_constraints = [
+        (
+            "idempotency_key_unique",
+            "UNIQUE(backend_id, idempotency_key)",
+            "A job with this idempotency key already exists for this backend.",
+        ),
+    ]
+
+    def init(self):
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS integration_sync_job_due_idx
+            ON integration_sync_job (priority, next_attempt_at, id)
+            WHERE state = 'pending'
+            """
+        )
+
+    # ------------------------------------------------------------------
+    # Enqueueing
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _enqueue(self, backend, flow, idempotency_key, payload=None, **values):
+        """Store a job unless one with the same key exists; return the job.
+
+        Extra `values` are job fields (direction, external_id, res_model...).
+        A second call with the same key returns the first job unchanged, so
+        a duplicate delivery is a no-op.
+        """
+        jobs = self._enqueue_many(
+            backend, [dict(values, flow=flow, idempotency_key=idempotency_key, payload=payload)]
+        )
+        return jobs
+
+    @api.model
+    def _enqueue_many(self, backend, job_values):
+        """Store many jobs in one statement, skipping keys already stored.
+
+        Returns every job of the given keys, new and existing alike. Wakes
+        the worker when one of them is due now.
+        """
+        if not job_values:
+            return self.browse()
+        keys = [values["idempotency_key"] for values in job_values]
+        existing = self.sudo().search(
+            [("backend_id", "=", backend.id), ("idempotency_key", "in", keys)]
+        )
+        known = set(existing.mapped("idempotency_key"))
+        fresh = []
+        for values in job_values:
+            if values["idempotency_key"] in known:
+                continue
+            known.add(values["idempotency_key"])
+            fresh.append(dict(values, backend_id=backend.id))
+        created = self.sudo().create(fresh) if fresh else self.browse()
+        if created:
+            self._wake_worker()
+        return (existing | created).with_env(self.env)
+
+    @api.model
+    def _wake_worker(self):
+        """Ask the cron to run the queue now instead of at its next interval."""
+        cron = self.env.ref("integration_audit.ir_cron_run_sync_jobs", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_requeue(self):
+        """Put failed, dead or pending jobs back in the queue, due now."""
+        blocked = self.filtered(lambda job: job.state in ("running", "done"))
+        if blocked:
+            raise UserError(
+                _(
+                    "Job %(job)s is %(state)s and cannot be requeued. Use Replay "
+                    "to run a finished job again.",
+                    job=blocked[0].display_name,
+                    state=blocked[0].state,
+                )
+            )
+        self._reset_for_run(_("requeued"))
+        return True
+
+    def action_replay(self):
+        """Run finished jobs again; handlers upsert, so nothing is doubled."""
+        blocked = self.filtered(lambda job: job.state == "running")
+        if blocked:
+            raise UserError(
+                _(
+                    "Job %(job)s is running now. Wait for it to finish, then replay it.",
+                    job=blocked[0].display_name,
+                )
+            )
+        self._reset_for_run(_("replayed"))
+        return True
+
+    def _reset_for_run(self, verb):
+        self.check_access("write")
+        for job in self.sudo():
+            job.write(
+                {
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": fields.Datetime.now(),
+                    "last_error": False,
+                    "claim_token": False,
+                }
+            )
+            self.env["integration.audit.log"]._record(
+                job.backend_id,
+                direction="internal",
+                endpoint=f"job/{job.flow}",
+                method=verb.upper(),
+                outcome="ok",
+                message=_("Job %(job)s %(verb)s by %(user)s.", job=job.display_name,
+                          verb=verb, user=self.env.user.name),
+                job=job,
+            )
+        self._wake_worker()
+
+    # ------------------------------------------------------------------
+    # The worker
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_run_jobs(self, batch_size=50, time_limit=240):
+        """Run due jobs until the queue is empty or `time_limit` seconds pass.
+
+        Safe to run in several workers at once. Returns the number of jobs
+        this call ran.
+        """
+        self._recover_stale_jobs()
+        deadline = time.monotonic() + time_limit
+        ran = 0
+        while time.monotonic() < deadline:
+            claimed = self._claim_jobs(batch_size)
+            if not claimed:
+                break
+            token, job_ids = claimed
+            for job_id in job_ids:
+                ran += self._run_claimed_job(job_id, token)
+        return ran
+
+    @api.model
+    def _claim_jobs(self, limit):
+        """Claim up to `limit` due jobs and commit; return (token, ids)."""
+        token = uuid.uuid4().hex
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                """
+                UPDATE integration_sync_job job
+                   SET state = 'running',
+                       claim_token = %(token)s,
+                       claimed_at = now() AT TIME ZONE 'UTC',
+                       attempts = job.attempts + 1
+                 WHERE job.id IN (
+                        SELECT due.id
+                          FROM integration_sync_job due
+                          JOIN integration_backend backend
+                            ON backend.id = due.backend_id AND backend.active
+                         WHERE due.state = 'pending'
+                           AND due.next_attempt_at <= now() AT TIME ZONE 'UTC'
+                         ORDER BY due.priority, due.external_updated_at NULLS FIRST,
+                                  due.next_attempt_at, due.id
+                         LIMIT %(limit)s
+                           FOR UPDATE OF due SKIP LOCKED)
+             RETURNING job.id
+                """,
+                {"token": token, "limit": limit},
+            )
+            job_ids = sorted(row[0] for row in cr.fetchall())
+        return (token, job_ids) if job_ids else None
+
+    @api.model
+    def _recover_stale_jobs(self, lease_seconds=900):
+        """Return jobs orphaned in `running` by a dead worker to the queue.
+
+        A live worker holds the row lock of the job it runs, so SKIP LOCKED
+        leaves those alone; the lease spares jobs claimed but still waiting
+        in a live worker's batch.
+        """
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                """
+                UPDATE integration_sync_job job
+                   SET state = 'pending',
+                       claim_token = NULL,
+                       next_attempt_at = now() AT TIME ZONE 'UTC',
+                       last_error = 'Recovered: the worker running this job stopped.'
+                 WHERE job.id IN (
+                        SELECT stale.id FROM integration_sync_job stale
+                         WHERE stale.state = 'running'
+                           AND stale.claimed_at
+                               < now() AT TIME ZONE 'UTC' - %(lease)s * interval '1 second'
+                           FOR UPDATE SKIP LOCKED)
+             RETURNING job.id
+                """,
+                {"lease": lease_seconds},
+            )
+            recovered = [row[0] for row in cr.fetchall()]
+        if recovered:
+            _logger.warning("Recovered %d orphaned sync jobs: %s", len(recovered), recovered)
+        return recovered
+
+    @api.model
+    def _run_claimed_job(self, job_id, token):
+        """Run one claimed job in its own transaction; return 1 if it ran."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT id FROM integration_sync_job WHERE id = %s AND claim_token = %s"
+                " AND state = 'running' FOR UPDATE",
+                [job_id, token],
+            )
+            if not cr.fetchone():
+                return 0
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            job = env["integration.sync.job"].browse(job_id)
+            company = job.company_id
+            job = job.with_company(company).with_context(allowed_company_ids=company.ids)
+            job._execute()
+        return 1
+
+    def _execute(self):
+        """Call the flow's handler in a savepoint and record the outcome."""
+        self.ensure_one()
+        started = time.monotonic()
+        try:
+            with self.env.cr.savepoint():
+                self._check_freshness()
+                outcome = self._get_handler()()
+        except StaleChangeError as error:
+            self._finish("done", result=_("Skipped: %s", error))
+            self._log_outcome("skipped", str(error), started)
+        except BusinessError as error:
+            self._finish("failed", error=str(error))
+            self.env["integration.exception"]._open_from_error(self, error)
+            self._log_outcome("failed", str(error), started)
+        except RetryableError as error:
+            self._retry_or_die(str(error), error.retry_after, started)
+        except TRANSIENT_NETWORK_ERRORS + TRANSIENT_DB_ERRORS as error:
+            self._retry_or_die(f"{type(error).__name__}: {error}", None, started)
+        except Exception as error:
+            _logger.exception("Sync job %s (%s) raised an unexpected error", self.id, self.flow)
+            self._retry_or_die(f"{type(error).__name__}: {error}", None, started)
+        else:
+            self._finish("done", result=self._describe_outcome(outcome))
+            self.env["integration.exception"]._resolve_for_done_jobs(self)
+
+    def _check_freshness(self):
+        if self.external_id and self.res_model and self.external_updated_at:
+            self.env["integration.external.id"]._check_fresh(
+                self.backend_id, self.res_model, self.external_id, self.external_updated_at
+            )
+
+    def _get_handler(self):
+        handlers = self._get_flow_handlers()
+        if self.flow not in handlers:
+            raise BusinessError(
+                _(
+                    "No handler is installed for flow %(flow)s. Install the addon "
+                    "that provides it, then retry the job.",
+                    flow=self.flow,
+                ),
+                category="configuration",
+            )
+        return getattr(self, handlers[self.flow])
+
+    @api.model
+    def _get_flow_handlers(self):
+        """Return {flow: name of the job method that runs it}.
+
+        Connector addons extend this mapping; a handler method takes no
+        argument, reads `self.payload` and returns the Odoo record it
+        created or updated (or None).
+        """
+        return {}
+
+    def _describe_outcome(self, outcome):
+        if isinstance(outcome, models.BaseModel) and len(outcome) == 1:
+            self.write({"res_model": outcome._name, "res_id": outcome.id})
+            return f"{outcome._name},{outcome.id}"
+        return str(outcome) if outcome is not None else False
+
+    def _finish(self, state, result=False, error=False):
+        self.write(
+            {
+                "state": state,
+                "result": result,
+                "last_error": error,
+                "finished_at": fields.Datetime.now(),
+                "claim_token": False,
+            }
+        )
+
+    def _retry_or_die(self, message, retry_after, started):
+        backend = self.backend_id
+        if self.attempts >= backend.max_attempts:
+            self._finish("dead", error=message)
+            self.env["integration.exception"]._open_for_dead_job(self, message)
+            self._log_outcome("dead", message, started)
+            return
+        delay = retry_delay(
+            self.attempts, backend.retry_base_seconds, backend.retry_max_seconds, retry_after
+        )
+        self.write(
+            {
+                "state": "pending",
+                "last_error": message,
+                "claim_token": False,
+                "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay),
+            }
+        )
+        self._log_outcome("retry", _("%(error)s; retry in %(delay)d s", error=message,
+                                     delay=delay), started)
+
+    def _log_outcome(self, outcome, message, started):
+        self.env["integration.audit.log"]._record(
+            self.backend_id,
+            direction="internal",
+            endpoint=f"job/{self.flow}",
+            method="RUN",
+            outcome=outcome,
+            message=message,
+            duration_ms=(time.monotonic() - started) * 1000,
+            correlation_id=self.correlation_id,
+            job=self,
+        )
+
+    # ------------------------------------------------------------------
+    # Retention
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_purge_finished_jobs(self):
+        """Delete done jobs older than their backend's retention."""
+        backends = self.env["integration.backend"].with_context(active_test=False).search([])
+        purged = 0
+        for backend in backends:
+            limit = fields.Datetime.now() - timedelta(days=backend.job_retention_days)
+            old = self.sudo().search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("state", "=", "done"),
+                    ("finished_at", "<", limit),
+                    ("exception_ids", "=", False),
+                ]
+            )
+            purged += len(old)
+            old.unlink()
+        return purged

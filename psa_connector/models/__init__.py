@@ -1,0 +1,1 @@
+"""Models of the psa_connector addon."""

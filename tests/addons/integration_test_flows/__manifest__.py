@@ -1,0 +1,11 @@
+{
+    "name": "Integration Test Flows",
+    "summary": "Test-only flows and a trivial route for the suite's tests and benchmarks",
+    "version": "18.0.1.0.0",
+    "category": "Hidden/Tests",
+    "license": "LGPL-3",
+    "author": "Services Integration Suite",
+    "depends": ["integration_audit"],
+    "data": ["security/ir.model.access.csv"],
+    "installable": True,
+}

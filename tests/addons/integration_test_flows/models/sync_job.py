@@ -1,0 +1,56 @@
+"""Flows that exist only to exercise the queue: each payload says what to do."""
+
+from odoo import models
+
+from odoo.addons.integration_audit.services.errors import (
+    BusinessError,
+    RetryableError,
+)
+
+
+class IntegrationSyncJob(models.Model):
+    _inherit = "integration.sync.job"
+
+    def _get_flow_handlers(self):
+        handlers = super()._get_flow_handlers()
+        handlers.update(
+            {
+                "test.noop": "_handle_test_noop",
+                "test.partner": "_handle_test_partner",
+                "test.business_error": "_handle_test_business_error",
+                "test.retry": "_handle_test_retry",
+                "test.crash": "_handle_test_crash",
+            }
+        )
+        return handlers
+
+    def _handle_test_noop(self):
+        return None
+
+    def _handle_test_partner(self):
+        """Upsert a partner the way connector handlers do."""
+        payload = self.payload
+        return self.env["integration.external.id"]._upsert(
+            self.backend_id,
+            "res.partner",
+            payload["id"],
+            {"name": payload["name"], "email": payload.get("email")},
+            updated_at=self.external_updated_at,
+        )
+
+    def _handle_test_business_error(self):
+        partner = self.env["res.partner"].browse(self.payload.get("partner_id")).exists()
+        raise BusinessError(
+            f"Customer {self.payload.get('name')} matches no partner.",
+            category="other",
+            records=partner or None,
+        )
+
+    def _handle_test_retry(self):
+        """Fail with a retryable error until the given attempt."""
+        if self.attempts < self.payload.get("succeed_on_attempt", 99):
+            raise RetryableError("remote answered 429", self.payload.get("retry_after"))
+        return "succeeded"
+
+    def _handle_test_crash(self):
+        raise ZeroDivisionError("handler bug")

@@ -23,6 +23,7 @@ class IntegrationException(models.Model):
             ("configuration", "Configuration missing"),
             ("invalid_payload", "Invalid data received"),
             ("dead_job", "Sync gave up after retries"),
+            ("remote_rejected", "Rejected by the external system"),
             ("other", "Other"),
         ],
         required=True,

@@ -41,3 +41,16 @@ class BusinessError(IntegrationError):
 
 class StaleChangeError(IntegrationError):
     """The change is older than what the mapping already holds; skip it."""
+
+
+class RemoteRejectedError(BusinessError):
+    """The external system rejected a request with a 4xx other than 401/429.
+
+    `status_code` and `body` are the answer as received (credentials are
+    never echoed back by the systems the suite talks to).
+    """
+
+    def __init__(self, message, status_code=None, body=None, category="remote_rejected"):
+        super().__init__(message, category=category)
+        self.status_code = status_code
+        self.body = body

@@ -241,7 +241,7 @@ class IntegrationSyncJob(models.Model):
                 UPDATE integration_sync_job job
                    SET state = 'running',
                        claim_token = %(token)s,
-                       claimed_at = now() AT TIME ZONE 'UTC',
+                       claimed_at = %(now)s,
                        attempts = job.attempts + 1
                  WHERE job.id IN (
                         SELECT due.id
@@ -249,14 +249,14 @@ class IntegrationSyncJob(models.Model):
                           JOIN integration_backend backend
                             ON backend.id = due.backend_id AND backend.active
                          WHERE due.state = 'pending'
-                           AND due.next_attempt_at <= now() AT TIME ZONE 'UTC'
+                           AND due.next_attempt_at <= %(now)s
                          ORDER BY due.priority, due.external_updated_at NULLS FIRST,
                                   due.next_attempt_at, due.id
                          LIMIT %(limit)s
                            FOR UPDATE OF due SKIP LOCKED)
              RETURNING job.id
                 """,
-                {"token": token, "limit": limit},
+                {"token": token, "limit": limit, "now": fields.Datetime.now()},
             )
             job_ids = sorted(row[0] for row in cr.fetchall())
         return (token, job_ids) if job_ids else None
@@ -275,17 +275,19 @@ class IntegrationSyncJob(models.Model):
                 UPDATE integration_sync_job job
                    SET state = 'pending',
                        claim_token = NULL,
-                       next_attempt_at = now() AT TIME ZONE 'UTC',
+                       next_attempt_at = %(now)s,
                        last_error = 'Recovered: the worker running this job stopped.'
                  WHERE job.id IN (
                         SELECT stale.id FROM integration_sync_job stale
                          WHERE stale.state = 'running'
-                           AND stale.claimed_at
-                               < now() AT TIME ZONE 'UTC' - %(lease)s * interval '1 second'
+                           AND stale.claimed_at < %(limit)s
                            FOR UPDATE SKIP LOCKED)
              RETURNING job.id
                 """,
-                {"lease": lease_seconds},
+                {
+                    "now": fields.Datetime.now(),
+                    "limit": fields.Datetime.now() - timedelta(seconds=lease_seconds),
+                },
             )
             recovered = [row[0] for row in cr.fetchall()]
         if recovered:

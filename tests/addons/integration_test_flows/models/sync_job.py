@@ -1,5 +1,7 @@
 """Flows that exist only to exercise the queue: each payload says what to do."""
 
+import time
+
 from odoo import models
 
 from odoo.addons.integration_audit.services.errors import (
@@ -20,6 +22,8 @@ class IntegrationSyncJob(models.Model):
                 "test.business_error": "_handle_test_business_error",
                 "test.retry": "_handle_test_retry",
                 "test.crash": "_handle_test_crash",
+                "test.count": "_handle_test_count",
+                "test.sleep": "_handle_test_sleep",
             }
         )
         return handlers
@@ -39,18 +43,30 @@ class IntegrationSyncJob(models.Model):
         )
 
     def _handle_test_business_error(self):
-        partner = self.env["res.partner"].browse(self.payload.get("partner_id")).exists()
+        partner = self.env["res.partner"].browse((self.payload or {}).get("partner_id")).exists()
         raise BusinessError(
-            f"Customer {self.payload.get('name')} matches no partner.",
+            f"Customer {(self.payload or {}).get('name')} matches no partner.",
             category="other",
             records=partner or None,
         )
 
     def _handle_test_retry(self):
         """Fail with a retryable error until the given attempt."""
-        if self.attempts < self.payload.get("succeed_on_attempt", 99):
-            raise RetryableError("remote answered 429", self.payload.get("retry_after"))
+        if self.attempts < (self.payload or {}).get("succeed_on_attempt", 99):
+            raise RetryableError("remote answered 429", (self.payload or {}).get("retry_after"))
         return "succeeded"
 
     def _handle_test_crash(self):
         raise ZeroDivisionError("handler bug")
+
+    def _handle_test_count(self):
+        """Record each run in the job's own transaction, to count double runs."""
+        self.env.cr.execute(
+            "INSERT INTO integration_test_ping (body, create_date) "
+            "VALUES (%s, now() AT TIME ZONE 'UTC')",
+            [f"job:{self.id}"],
+        )
+
+    def _handle_test_sleep(self):
+        time.sleep((self.payload or {}).get("seconds", 1))
+        return "slept"

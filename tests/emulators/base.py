@@ -142,17 +142,27 @@ class TokenIssuer:
 
     def lookup(self, value):
         """Return the valid token with this value, or None if unknown or expired."""
+        state, token = self.state(value)
+        return token if state == "valid" else None
+
+    def state(self, value):
+        """Return ("valid" | "expired" | "unknown", token or None) for a value."""
         with self._lock:
             token = self._tokens.get(value)
         if token is None:
-            return None
+            return "unknown", None
         if token.static:
             valid = token.epoch >= self.faults.static_token_epoch
         else:
             valid = token.epoch >= self.faults.token_epoch and (
                 self.clock.time() < token.expires_at
             )
-        return token if valid else None
+        return ("valid" if valid else "expired"), token
+
+    def extend(self, token):
+        """Restart an issued token's TTL, for sessions that expire when idle."""
+        if not token.static:
+            token.expires_at = self.clock.time() + self.ttl_seconds
 
     def revoke(self, value):
         """Forget a token, as a vendor does when it is revoked."""

@@ -62,9 +62,17 @@ class IntegrationException(models.Model):
         string="Record",
     )
     candidate_model = fields.Char(help="Model of the records this can be linked to.")
-    candidate_ids_text = fields.Char(help="IDs of candidate records, comma-separated.")
-    link_res_id = fields.Many2oneReference(
-        string="Link to record ID", model_field="candidate_model"
+    candidate_ids = fields.One2many(
+        "integration.exception.candidate",
+        "exception_id",
+        string="Candidates",
+        help="Records that may be the right one; link one to resolve.",
+    )
+    link_record = fields.Reference(
+        selection="_selection_record_ref",
+        string="Link to",
+        help="The existing record the external record is; saved, then linked "
+        "by the Link and Retry button.",
     )
     resolution_note = fields.Text(tracking=True)
     resolved_by_id = fields.Many2one("res.users", readonly=True)
@@ -83,7 +91,7 @@ class IntegrationException(models.Model):
 
     @api.model
     def _selection_record_ref(self):
-        return [(model.model, model.name) for model in self.env["ir.model"].search([])]
+        return [(model.model, model.name) for model in self.env["ir.model"].sudo().search([])]
 
     @api.depends("res_model", "res_id")
     def _compute_record_ref(self):
@@ -128,11 +136,28 @@ class IntegrationException(models.Model):
             values.update(res_model=records._name, res_id=records[:1].id)
         candidates = error.candidates
         if candidates:
-            values.update(
-                candidate_model=candidates._name,
-                candidate_ids_text=",".join(str(i) for i in candidates.ids),
-            )
-        return self._open(values)
+            values["candidate_model"] = candidates._name
+        elif records:
+            values["candidate_model"] = records._name
+        exception = self._open(values)
+        if candidates:
+            exception._set_candidates(candidates)
+        return exception
+
+    def _set_candidates(self, candidates):
+        self.ensure_one()
+        self.candidate_ids.unlink()
+        self.env["integration.exception.candidate"].sudo().create(
+            [
+                {
+                    "exception_id": self.id,
+                    "res_model": record._name,
+                    "res_id": record.id,
+                    "name": record.display_name,
+                }
+                for record in candidates
+            ]
+        )
 
     @api.model
     def _open_for_dead_job(self, job, message):
@@ -211,33 +236,41 @@ class IntegrationException(models.Model):
         return True
 
     def action_link_record(self):
-        """Link the record chosen in `link_res_id`, then retry the job.
-
-        Connectors implement `_link_record` per category: typically they map
-        the external record to the chosen Odoo record.
-        """
+        """Link the record chosen in Link to, then retry the job."""
         for exception in self:
-            if not exception.link_res_id:
+            if not exception.link_record:
                 raise UserError(
-                    _("Choose the record to link on exception %s first.",
-                      exception.display_name)
+                    _(
+                        "Choose the record to link in the Link to field of "
+                        "exception %s, or press Link on one of its candidates.",
+                        exception.display_name,
+                    )
                 )
-            target = self.env[exception.candidate_model].browse(exception.link_res_id).exists()
-            if not target:
-                raise UserError(
-                    _("Record %(id)s of %(model)s no longer exists. Choose another.",
-                      id=exception.link_res_id, model=exception.candidate_model)
-                )
-            exception._link_record(target)
-            exception.message_post(
-                body=_("Linked to %(record)s by %(user)s.",
-                       record=target.display_name, user=self.env.user.name)
-            )
-            if exception.job_id:
-                exception.action_retry()
-            else:
-                exception._close("resolved")
+            exception._link_and_retry(exception.link_record)
         return True
+
+    def _link_and_retry(self, target):
+        """Link `target` to the external record, then retry or resolve."""
+        self.ensure_one()
+        if not target.exists():
+            raise UserError(
+                _(
+                    "The record chosen for exception %s no longer exists. Choose another.",
+                    self.display_name,
+                )
+            )
+        self._link_record(target)
+        self.message_post(
+            body=_(
+                "Linked to %(record)s by %(user)s.",
+                record=target.display_name,
+                user=self.env.user.name,
+            )
+        )
+        if self.job_id:
+            self.action_retry()
+        else:
+            self._close("resolved")
 
     def _link_record(self, target):
         raise UserError(
@@ -264,3 +297,36 @@ class IntegrationException(models.Model):
             exception.message_post(body=_("The job succeeded on retry."))
             exception._close("resolved")
         return open_exceptions
+
+
+class IntegrationExceptionCandidate(models.Model):
+    _name = "integration.exception.candidate"
+    _description = "Integration Exception Candidate"
+    _order = "id"
+
+    exception_id = fields.Many2one(
+        "integration.exception", required=True, ondelete="cascade", index=True
+    )
+    res_model = fields.Char(required=True)
+    res_id = fields.Many2oneReference(model_field="res_model", required=True)
+    name = fields.Char(help="The record's name when the exception was opened.")
+    record_ref = fields.Reference(
+        selection="_selection_record_ref", compute="_compute_record_ref", string="Record"
+    )
+
+    @api.model
+    def _selection_record_ref(self):
+        return self.env["integration.exception"]._selection_record_ref()
+
+    @api.depends("res_model", "res_id")
+    def _compute_record_ref(self):
+        for candidate in self:
+            candidate.record_ref = f"{candidate.res_model},{candidate.res_id}"
+
+    def action_link(self):
+        """Link this candidate to the exception's external record."""
+        self.ensure_one()
+        self.exception_id.check_access("write")
+        record = self.env[self.res_model].browse(self.res_id)
+        self.exception_id._link_and_retry(record)
+        return True

@@ -63,7 +63,7 @@ class IntegrationExternalId(models.Model):
 
     @api.model
     def _selection_record_ref(self):
-        return [(model.model, model.name) for model in self.env["ir.model"].search([])]
+        return [(model.model, model.name) for model in self.env["ir.model"].sudo().search([])]
 
     @api.depends("res_model", "res_id")
     def _compute_record_ref(self):

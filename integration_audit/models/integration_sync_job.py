@@ -103,6 +103,11 @@ class IntegrationSyncJob(models.Model):
             """
         )
 
+    @api.depends("flow", "external_id", "idempotency_key")
+    def _compute_display_name(self):
+        for job in self:
+            job.display_name = f"{job.flow}: {job.external_id or job.idempotency_key}"
+
     # ------------------------------------------------------------------
     # Enqueueing
     # ------------------------------------------------------------------

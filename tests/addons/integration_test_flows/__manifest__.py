@@ -7,5 +7,10 @@
     "author": "Services Integration Suite",
     "depends": ["integration_audit"],
     "data": ["security/ir.model.access.csv"],
+    "assets": {
+        "web.assets_tests": [
+            "integration_test_flows/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
 }

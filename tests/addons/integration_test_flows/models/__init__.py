@@ -1,1 +1,1 @@
-from . import sync_job, ping
+from . import backend_kind, integration_exception, ping, sync_job

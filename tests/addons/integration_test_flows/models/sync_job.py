@@ -23,6 +23,7 @@ class IntegrationSyncJob(models.Model):
                 "test.retry": "_handle_test_retry",
                 "test.crash": "_handle_test_crash",
                 "test.count": "_handle_test_count",
+                "test.customer": "_handle_test_customer",
                 "test.sleep": "_handle_test_sleep",
             }
         )
@@ -70,3 +71,21 @@ class IntegrationSyncJob(models.Model):
     def _handle_test_sleep(self):
         time.sleep((self.payload or {}).get("seconds", 1))
         return "slept"
+
+    def _handle_test_customer(self):
+        """Update the mapped partner; without a mapping, ask a person."""
+        payload = self.payload
+        Mapping = self.env["integration.external.id"]
+        partner = Mapping._resolve(self.backend_id, "res.partner", payload["id"])
+        if partner:
+            partner.write({"comment": payload.get("note")})
+            return partner
+        candidates = self.env["res.partner"].search(
+            [("name", "ilike", payload["name"])], limit=5
+        )
+        raise BusinessError(
+            f"Customer {payload['name']} ({payload['id']}) matches no partner. "
+            "Link it to the right partner, or create the partner, then retry.",
+            category="test_unmatched",
+            candidates=candidates,
+        )

@@ -1,1 +1,1 @@
-from . import test_queue
+from . import test_exception_queue_tour, test_queue

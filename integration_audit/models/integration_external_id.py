@@ -118,16 +118,24 @@ class IntegrationExternalId(models.Model):
         return mapping.external_id or False
 
     @api.model
-    def _check_fresh(self, backend, res_model, external_id, updated_at):
-        """Raise `StaleChangeError` when the mapping holds a newer change."""
+    def _check_fresh(self, backend, res_model, external_id, updated_at, allow_equal=False):
+        """Raise `StaleChangeError` unless the change is newer than the applied one.
+
+        A change with the same timestamp as the applied one is skipped too:
+        the first applied wins, so two events of the same instant cannot
+        flip a record back and forth. A replay passes `allow_equal` to apply
+        its own change again.
+        """
         if not updated_at:
             return
         mapping = self._find(backend, res_model, external_id)
-        if mapping.external_updated_at and mapping.external_updated_at > updated_at:
-            raise StaleChangeError(
-                f"{res_model} {external_id}: change of {updated_at} is older "
-                f"than the applied change of {mapping.external_updated_at}"
-            )
+        applied = mapping.external_updated_at
+        if not applied or updated_at > applied or (allow_equal and updated_at == applied):
+            return
+        raise StaleChangeError(
+            f"{res_model} {external_id}: the change of {updated_at} is not newer "
+            f"than the applied change of {applied}"
+        )
 
     @api.model
     def _bind(self, backend, record, external_id, updated_at=None, version=None,
@@ -181,7 +189,13 @@ class IntegrationExternalId(models.Model):
         creates one. Replaying the same change is therefore harmless.
         """
         self._lock(backend, res_model, external_id)
-        self._check_fresh(backend, res_model, external_id, updated_at)
+        self._check_fresh(
+            backend,
+            res_model,
+            external_id,
+            updated_at,
+            allow_equal=self.env.context.get("integration_replay", False),
+        )
         mapping = self._find(backend, res_model, external_id)
         record = self.env[res_model].browse(mapping.res_id).exists() if mapping else None
         if record and payload_hash and mapping.payload_hash == payload_hash:

@@ -80,6 +80,12 @@ class IntegrationSyncJob(models.Model):
     )
     res_model = fields.Char(string="Odoo Model")
     res_id = fields.Many2oneReference(string="Record ID", model_field="res_model")
+    is_replay = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Run again by a person: its own change is applied again even if "
+        "the mapping already holds a change of the same time.",
+    )
     claim_token = fields.Char(readonly=True, copy=False)
     claimed_at = fields.Datetime(readonly=True, copy=False)
     finished_at = fields.Datetime(readonly=True, copy=False)
@@ -173,7 +179,7 @@ class IntegrationSyncJob(models.Model):
                     state=blocked[0].state,
                 )
             )
-        self._reset_for_run(_("requeued"))
+        self._reset_for_run(_("requeued"), replay=False)
         return True
 
     def action_replay(self):
@@ -186,10 +192,10 @@ class IntegrationSyncJob(models.Model):
                     job=blocked[0].display_name,
                 )
             )
-        self._reset_for_run(_("replayed"))
+        self._reset_for_run(_("replayed"), replay=True)
         return True
 
-    def _reset_for_run(self, verb):
+    def _reset_for_run(self, verb, replay):
         self.check_access("write")
         for job in self.sudo():
             job.write(
@@ -199,6 +205,7 @@ class IntegrationSyncJob(models.Model):
                     "next_attempt_at": fields.Datetime.now(),
                     "last_error": False,
                     "claim_token": False,
+                    "is_replay": replay,
                 }
             )
             self.env["integration.audit.log"]._record(
@@ -323,8 +330,9 @@ class IntegrationSyncJob(models.Model):
         started = time.monotonic()
         try:
             with self.env.cr.savepoint():
-                self._check_freshness()
-                outcome = self._get_handler()()
+                job = self.with_context(integration_replay=self.is_replay)
+                job._check_freshness()
+                outcome = job._get_handler()()
         except StaleChangeError as error:
             self._finish("done", result=_("Skipped: %s", error))
             self._log_outcome("skipped", str(error), started)
@@ -346,7 +354,11 @@ class IntegrationSyncJob(models.Model):
     def _check_freshness(self):
         if self.external_id and self.res_model and self.external_updated_at:
             self.env["integration.external.id"]._check_fresh(
-                self.backend_id, self.res_model, self.external_id, self.external_updated_at
+                self.backend_id,
+                self.res_model,
+                self.external_id,
+                self.external_updated_at,
+                allow_equal=self.is_replay,
             )
 
     def _get_handler(self):

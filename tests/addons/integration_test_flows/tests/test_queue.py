@@ -147,6 +147,29 @@ class TestQueue(TransactionCase):
         skipped = older.audit_log_ids.filtered(lambda log: log.outcome == "skipped")
         self.assertEqual(len(skipped), 1)
 
+    def test_same_instant_change_is_skipped(self):
+        now = fields.Datetime.now()
+        first = self.enqueue(
+            "test.partner", "same-1", {"id": "C-3", "name": "Hooli won"},
+            external_id="C-3", res_model="res.partner", external_updated_at=now,
+        )
+        self.run_queue()
+        second = self.enqueue(
+            "test.partner", "same-2", {"id": "C-3", "name": "Hooli contract sent"},
+            external_id="C-3", res_model="res.partner", external_updated_at=now,
+        )
+        self.run_queue()
+        partner = self.env["res.partner"].browse(first.res_id)
+        self.assertEqual(partner.name, "Hooli won")
+        self.assertIn("Skipped", second.result)
+
+        partner.name = "Edited in Odoo"
+        first.action_replay()
+        self.run_queue()
+        self.assertEqual(first.state, "done")
+        self.assertNotIn("Skipped", first.result or "")
+        self.assertEqual(partner.name, "Hooli won")
+
     def test_exception_retry_resolves_it(self):
         job = self.enqueue("test.retry", "retry-5", {"succeed_on_attempt": 4})
         for _attempt in range(3):

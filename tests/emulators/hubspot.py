@@ -24,6 +24,7 @@ from .base import (
     isoformat_ms,
     json_response,
 )
+from .hubspot_load import load_firm
 from .hubspot_routes import HubSpotRoutes
 from .hubspot_schema import DEFAULT_RETURNED, OBJECT_TYPE_ALIASES, SINGULAR
 from .hubspot_search import search
@@ -467,3 +468,6 @@ def _cursor(after):
 def make_hubspot_server(store=None, faults=None):
     """Return an unstarted `EmulatorServer` around a `HubSpotApp`."""
     return EmulatorServer(HubSpotApp(store, faults), "hubspot")
+
+
+__all__ = ["HubSpotApp", "load_firm", "make_hubspot_server"]

@@ -117,6 +117,8 @@ class HubSpotStore:
         self.pipelines = {}
         self.owners = {}
         self.events = deque()
+        # Firm keys (C001, D001, ...) to HubSpot ids, filled by `load_firm`.
+        self.firm_ids = {}
         self._ids = itertools.count(1001)
         self._event_ids = itertools.count(1)
         self.add_pipeline("default", "Sales Pipeline", DEFAULT_STAGES)
@@ -274,6 +276,13 @@ class HubSpotStore:
         if definition is None and name.startswith(self.config.auto_property_prefixes):
             definition = PropertyDefinition(name)
         return definition
+
+    def set_timestamps(self, record, created_at, updated_at):
+        """Backdate a seeded record's creation and last modification."""
+        with self.lock:
+            record.created_at = created_at
+            record.properties["createdate"] = isoformat_ms(created_at)
+            self._stamp(record, updated_at)
 
     # Writes: these emit webhook events unless `notify` is false.
 

@@ -29,6 +29,7 @@ from .base import (
 )
 from .salesforce_auth import SalesforceAuth
 from .salesforce_collections import SalesforceCollections
+from .salesforce_load import load_firm
 from .salesforce_query import record_url, run_query
 from .salesforce_schema import KEY_PREFIXES, format_datetime, make_id
 from .salesforce_store import SalesforceError, SalesforceStore
@@ -526,3 +527,6 @@ def _to_minute(moment):
 def make_salesforce_server(store=None, faults=None):
     """Return an unstarted `EmulatorServer` around a `SalesforceApp`."""
     return EmulatorServer(SalesforceApp(store, faults), "salesforce")
+
+
+__all__ = ["SalesforceApp", "load_firm", "make_salesforce_server"]

@@ -45,7 +45,7 @@ class SalesforceConfig:
     # body instead of 204 is not verified; 46.0 here.
     upsert_body_from_version: float = 46.0
     multi_currency: bool = True
-    currencies: tuple = ("EUR", "USD", "GBP", "CHF")
+    currencies: tuple = ("EUR", "USD", "GBP", "JPY", "CHF")
     default_currency: str = "EUR"
     # Accept unknown custom fields (names ending in __c) as text fields,
     # usable as external ids, instead of rejecting them.
@@ -93,6 +93,8 @@ class SalesforceStore:
         self.deleted_log = {}
         self.deleted_log_start = self.now()
         self.jwt_apps = {}
+        # Firm keys (C001, D001, ...) to Salesforce ids, filled by `load_firm`.
+        self.firm_ids = {}
         self._serial = itertools.count(62**5 * 11 + 917)
         self._seed_stages()
         self.integration_user = self.add_user(
@@ -249,6 +251,15 @@ class SalesforceStore:
                 for (kind, record_id), deleted_at in self.deleted_log.items()
                 if kind == object_type and start <= deleted_at < end
             ]
+
+    def set_timestamps(self, object_type, record_id, created_at, modified_at):
+        """Backdate a seeded record: CreatedDate, LastModifiedDate, SystemModstamp."""
+        with self.lock:
+            record = self.require(self.type_name(object_type), record_id)
+            record["CreatedDate"] = created_at
+            record["LastModifiedDate"] = modified_at
+            record["SystemModstamp"] = modified_at
+            return record
 
     # Writes.
 

@@ -1,0 +1,183 @@
+"""One order of a billing run: its preview totals and its generation progress.
+
+The row is the run's record of what it did for the order: generation skips
+rows already done, and looks for an invoice this run already made for the
+order before it creates one, so a retried run never bills twice.
+"""
+
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+_logger = logging.getLogger(__name__)
+
+ORDER_STATES = [
+    ("pending", "To generate"),
+    ("done", "Invoiced"),
+    ("nothing", "Nothing to invoice"),
+    ("held", "Held back"),
+    ("failed", "Failed"),
+]
+
+
+class BillingRunOrder(models.Model):
+    _name = "billing.run.order"
+    _description = "Billing Run Order"
+    _order = "run_id, id"
+
+    run_id = fields.Many2one(
+        "billing.run", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="run_id.company_id", store=True)
+    order_id = fields.Many2one(
+        "sale.order", required=True, ondelete="restrict", index=True
+    )
+    partner_id = fields.Many2one(related="order_id.partner_id", store=True)
+    currency_id = fields.Many2one(related="order_id.currency_id", store=True)
+    state = fields.Selection(ORDER_STATES, required=True, default="pending", index=True)
+    hold_reason = fields.Char()
+    error = fields.Text(readonly=True)
+    line_ids = fields.One2many("billing.run.line", "run_order_id", string="Lines")
+    invoice_ids = fields.Many2many("account.move", string="Invoices", readonly=True)
+    amount_preview = fields.Monetary(compute="_compute_amount_preview", store=True)
+    amount_previous = fields.Monetary(
+        readonly=True, help="What the previous run invoiced on this order, untaxed."
+    )
+    amount_difference = fields.Monetary(compute="_compute_amount_preview", store=True)
+    amount_invoiced = fields.Monetary(compute="_compute_amount_invoiced")
+
+    _sql_constraints = [
+        (
+            "run_order_unique",
+            "UNIQUE(run_id, order_id)",
+            "An order appears once per run.",
+        ),
+    ]
+
+    @api.depends("line_ids.amount", "line_ids.included", "amount_previous")
+    def _compute_amount_preview(self):
+        for run_order in self:
+            lines = run_order.line_ids.filtered("included")
+            run_order.amount_preview = sum(lines.mapped("amount"))
+            run_order.amount_difference = (
+                run_order.amount_preview - run_order.amount_previous
+            )
+
+    @api.depends("invoice_ids.amount_untaxed", "invoice_ids.state")
+    def _compute_amount_invoiced(self):
+        for run_order in self:
+            total = 0.0
+            for move in run_order.invoice_ids.filtered(lambda m: m.state != "cancel"):
+                sign = -1 if move.move_type == "out_refund" else 1
+                total += sign * move.amount_untaxed
+            run_order.amount_invoiced = total
+
+    def _generate_in_savepoint(self):
+        """Generate this order's documents; record a failure instead of raising."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self._generate()
+        except (UserError, ValidationError) as error:
+            _logger.info(
+                "Billing run %s: order %s failed: %s",
+                self.run_id.name,
+                self.order_id.name,
+                error,
+            )
+            self.write({"state": "failed", "error": str(error)})
+
+    def _generate(self):
+        """Credit corrected time, then invoice the order's previewed lines."""
+        run = self.run_id
+        order = self.order_id
+        already = run.invoice_ids.filtered(
+            lambda move: (
+                move.state != "cancel"
+                and move.move_type == "out_invoice"
+                and order in move.line_ids.sale_line_ids.order_id
+            )
+        )
+        if already:
+            self.write(
+                {
+                    "state": "done",
+                    "invoice_ids": [fields.Command.set(already.ids)],
+                    "error": False,
+                }
+            )
+            return
+        order.partner_invoice_id._billing_check_invoice_data(order)
+        corrections = run.correction_ids.filtered(
+            lambda c: c.state == "pending" and c.sale_line_id.order_id == order
+        )
+        credit_notes = corrections._apply(run)
+        invoices = self._create_order_invoices()
+        corrections._mark_rebilled(invoices)
+        documents = credit_notes | invoices
+        self.write(
+            {
+                "state": "done" if documents else "nothing",
+                "invoice_ids": [fields.Command.set(documents.ids)],
+                "error": False,
+            }
+        )
+
+    def _create_order_invoices(self):
+        """Invoice the included lines with Odoo's `sale.order._create_invoices`.
+
+        NOTE: the quantity of timesheet lines is set from the run's own
+        count of uninvoiced time in the range, the way the invoicing wizard
+        of sale_timesheet does, but without that wizard's rule that counts
+        again all time of an invoice once any posted credit note reverses
+        it; a partial credit note from a correction would otherwise bill
+        the uncorrected time twice.
+        """
+        run = self.run_id
+        order = self.order_id
+        lines = self.line_ids.filtered(
+            lambda line: line.included and line.kind != "credit"
+        )
+        sale_lines = lines.sale_line_id
+        if not sale_lines:
+            return self.env["account.move"]
+        start, end = run._timesheet_range(order)
+        timesheet_lines = sale_lines.filtered(
+            lambda line: line._billing_is_timesheet_line()
+        )
+        hours = timesheet_lines._billing_uninvoiced_hours(start, end)
+        for line in timesheet_lines:
+            line.qty_to_invoice = hours.get(line.id, 0.0)
+        invoices = order.with_context(
+            billing_run_line_ids=sale_lines.ids,
+            timesheet_start_date=start,
+            timesheet_end_date=end,
+            raise_if_nothing_to_invoice=False,
+        )._create_invoices(grouped=True, final=True)
+        values = {"billing_run_id": run.id}
+        if run.invoice_date:
+            values["invoice_date"] = run.invoice_date
+        invoices.write(values)
+        return invoices
+
+    def action_hold(self):
+        """Leave this order out of the run until it is released."""
+        for run_order in self:
+            if run_order.state not in ("pending", "failed"):
+                raise UserError(
+                    _(
+                        "Order %s is already invoiced or held in this run.",
+                        run_order.order_id.name,
+                    )
+                )
+            run_order.write(
+                {"state": "held", "hold_reason": _("Held by %s", self.env.user.name)}
+            )
+        return True
+
+    def action_release(self):
+        """Put a held order back among the orders to generate."""
+        for run_order in self.filtered(lambda o: o.state == "held"):
+            run_order.write({"state": "pending", "hold_reason": False})
+        return True

@@ -1,0 +1,1 @@
+"""Billing run steps kept outside the ORM models: checkpoints and preview."""

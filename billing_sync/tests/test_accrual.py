@@ -1,0 +1,75 @@
+"""Month-end unbilled revenue accrual and its reversal."""
+
+from odoo.tests import tagged
+
+from .common import BillingCase
+
+
+@tagged("post_install", "-at_install")
+class TestAccrual(BillingCase):
+    def setUp(self):
+        super().setUp()
+        self.unbilled = self._order(self.customer, [(self.product_tm, 50, 100.0)])
+        self._log(self.unbilled, 7, self._day(5))
+        self._log(self.unbilled, 2, self.next_period_start)
+        billed = self._order(self.customer_b, [(self.product_tm, 50, 80.0)])
+        self._log(billed, 4, self._day(2))
+        run = self._generated_run()
+        run.action_approve()
+        run.action_post()
+
+    def test_accrual_is_delivered_not_invoiced(self):
+        accrual = self.env["billing.accrual"].create({"date": self.period_end})
+
+        accrual.action_compute()
+
+        self.assertEqual(accrual.state, "to_review")
+        self.assertEqual(accrual.line_ids.order_id, self.unbilled)
+        self.assertAlmostEqual(accrual.line_ids.quantity, 7)
+        self.assertAlmostEqual(accrual.amount, 700.0)
+        move = accrual.move_id
+        self.assertEqual(move.state, "draft")
+        self.assertEqual(move.date, self.period_end)
+        debit = move.line_ids.filtered(lambda line: line.debit)
+        self.assertEqual(debit.account_id, self.company.billing_accrual_account_id)
+        self.assertEqual(debit.account_id.account_type, "asset_current")
+        self.assertAlmostEqual(debit.debit, 700.0)
+        credit = move.line_ids.filtered(lambda line: line.credit)
+        self.assertEqual(
+            credit.account_id, self.company_data["default_account_revenue"]
+        )
+        self.assertAlmostEqual(credit.credit, 700.0)
+
+    def test_accrual_reverses_on_first_day(self):
+        accrual = self.env["billing.accrual"].create({"date": self.period_end})
+        accrual.action_compute()
+
+        accrual.action_post()
+
+        self.assertEqual(accrual.state, "posted")
+        self.assertEqual(accrual.move_id.state, "posted")
+        reversal = accrual.reversal_move_id
+        self.assertEqual(reversal.date, self.next_period_start)
+        self.assertEqual(reversal.reversed_entry_id, accrual.move_id)
+        self.assertEqual(reversal.state, "posted")
+        debit = reversal.line_ids.filtered(lambda line: line.debit)
+        self.assertEqual(debit.account_id, self.company_data["default_account_revenue"])
+        self.assertAlmostEqual(debit.debit, 700.0)
+        balance = sum(
+            (accrual.move_id.line_ids | reversal.line_ids)
+            .filtered(lambda line: line.account_id == self.company.billing_accrual_account_id)
+            .mapped("balance")
+        )
+        self.assertAlmostEqual(balance, 0.0)
+
+    def test_cron_prepares_one_accrual(self):
+        self.env["billing.accrual"]._cron_prepare_accruals()
+        self.env["billing.accrual"]._cron_prepare_accruals()
+
+        accruals = self.env["billing.accrual"].search(
+            [("company_id", "=", self.company.id)]
+        )
+        self.assertEqual(len(accruals), 1)
+        self.assertEqual(accruals.date, self.period_end)
+        self.assertAlmostEqual(accruals.amount, 700.0)
+        self.assertEqual(accruals.move_id.state, "draft")

@@ -1,0 +1,1 @@
+from . import billing_write_off_wizard

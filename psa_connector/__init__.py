@@ -1,1 +1,1 @@
-from . import models
+from . import models  # noqa: F401

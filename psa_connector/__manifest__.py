@@ -17,6 +17,7 @@
     "external_dependencies": {"python": ["requests", "openpyxl"]},
     "data": [
         "security/ir.model.access.csv",
+        "data/ir_cron.xml",
     ],
     "installable": True,
 }

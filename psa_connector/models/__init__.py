@@ -1,1 +1,10 @@
 """Models of the psa_connector addon."""
+
+from . import (  # noqa: F401
+    account_analytic_line,
+    integration_backend,
+    integration_exception,
+    integration_sync_job,
+    project_project,
+    psa_time_entry,
+)

@@ -1,0 +1,162 @@
+"""PSA exception categories and how a person resolves them."""
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+PSA_CATEGORIES = [
+    ("unknown_employee", "Unknown employee"),
+    ("unknown_project", "Unknown project"),
+    ("closed_project", "Closed or archived project"),
+    ("hours_over_limit", "Hours above the limit"),
+    ("duplicate_entry", "Duplicate entry in one page"),
+    ("locked_period", "Locked period"),
+    ("timesheet_changed_after_invoicing", "Timesheet changed after invoicing"),
+    ("unknown_expense_category", "Unknown expense category"),
+    ("fx_mismatch", "Currency conversion mismatch"),
+]
+IMPACTS = {
+    "timesheet_changed_after_invoicing": "high",
+    "locked_period": "high",
+    "fx_mismatch": "high",
+    "unknown_employee": "medium",
+    "unknown_project": "medium",
+}
+
+
+class IntegrationException(models.Model):
+    _inherit = "integration.exception"
+
+    category = fields.Selection(
+        selection_add=PSA_CATEGORIES,
+        ondelete={key: "set default" for key, _label in PSA_CATEGORIES},
+    )
+
+    @api.model
+    def _impact_of(self, category):
+        """Return a billing problem's impact: high when invoiced money is at stake."""
+        return IMPACTS.get(category) or super()._impact_of(category)
+
+    @api.model
+    def _open_from_error(self, job, error):
+        """Open one exception per cause when the error names its cause.
+
+        A PSA error carries a `dedup_key` (the unknown person, the unknown
+        project...), so the fifty entries of one unknown person make one
+        exception, not fifty; it points at the latest job of that cause.
+        """
+        key = getattr(error, "dedup_key", None)
+        if not key:
+            return super()._open_from_error(job, error)
+        existing = self.sudo().search(
+            [("dedup_key", "=", key), ("state", "in", ("new", "in_progress"))], limit=1
+        )
+        if existing:
+            existing.write({"job_id": job.id, "description": str(error)})
+            return existing
+        exception = super()._open_from_error(job, error)
+        values = {"dedup_key": key}
+        if getattr(error, "candidate_model", None) and not exception.candidate_model:
+            values["candidate_model"] = error.candidate_model
+        exception.write(values)
+        return exception
+
+    # ------------------------------------------------------------------
+    # Resolution
+    # ------------------------------------------------------------------
+
+    def _link_record(self, target):
+        """Map the PSA person or project of this exception to `target`.
+
+        Then every other failed entry of the same person or project is
+        queued again, so one link clears the whole backlog of that cause.
+        """
+        field = {
+            "unknown_employee": ("hr.employee", "person_id", "user"),
+            "unknown_project": ("project.project", "project_id", "project"),
+        }.get(self.category)
+        if not field:
+            return super()._link_record(target)
+        model, key, external_model = field
+        external_id = (self.job_id.payload or {}).get(key)
+        if target._name != model or not external_id:
+            raise UserError(
+                _(
+                    "Exception %(name)s has no PSA record to link to a %(model)s; "
+                    "retry its job instead.",
+                    name=self.display_name,
+                    model=model,
+                )
+            )
+        self._psa_bind(target, str(external_id), external_model)
+        self._psa_requeue_related(key, str(external_id))
+        return True
+
+    def _psa_bind(self, target, external_id, external_model):
+        Mapping = self.env["integration.external.id"].sudo()
+        taken = Mapping.search(
+            [
+                ("backend_id", "=", self.backend_id.id),
+                ("res_model", "=", target._name),
+                ("res_id", "=", target.id),
+                ("is_alias", "=", False),
+                ("external_id", "!=", external_id),
+            ],
+            limit=1,
+        )
+        if taken:
+            raise UserError(
+                _(
+                    "%(record)s is already linked to PSA record %(other)s on "
+                    "%(backend)s. Choose another record, or remove that link first.",
+                    record=target.display_name,
+                    other=taken.external_id,
+                    backend=self.backend_id.display_name,
+                )
+            )
+        Mapping._bind(
+            self.backend_id, target, external_id, external_model=external_model
+        )
+
+    def _psa_requeue_related(self, key, external_id):
+        """Queue again the failed PSA jobs of the same person or project."""
+        jobs = (
+            self.env["integration.sync.job"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.backend_id.id),
+                    ("flow", "in", ("psa.time_entry", "psa.expense")),
+                    ("state", "in", ("failed", "dead")),
+                    ("id", "!=", self.job_id.id),
+                ]
+            )
+        )
+        related = jobs.filtered(
+            lambda job: str((job.payload or {}).get(key)) == external_id
+        )
+        if related:
+            related.action_requeue()
+
+    def action_psa_create_employee(self):
+        """Create the employee of an unknown PSA user, link it and retry."""
+        self.ensure_one()
+        payload = self.job_id.payload or {}
+        if self.category != "unknown_employee" or not payload.get("person_id"):
+            raise UserError(
+                _(
+                    "Exception %s is not about an unknown PSA user; use Retry or "
+                    "Link instead.",
+                    self.display_name,
+                )
+            )
+        email = payload.get("person_email") or False
+        employee = self.env["hr.employee"].create(
+            {
+                "name": payload.get("person_name") or email or payload["person_id"],
+                "work_email": email,
+                "company_id": self.backend_id.company_id.id,
+            }
+        )
+        self.candidate_model = "hr.employee"
+        self._link_and_retry(employee)
+        return True

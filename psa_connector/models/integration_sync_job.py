@@ -1,0 +1,61 @@
+"""Job handlers of the PSA flows: retries of single records, webhooks, pushes."""
+
+from odoo import models
+
+from ..services.time_import import TimeImporter, entry_from_payload
+
+
+class IntegrationSyncJob(models.Model):
+    _inherit = "integration.sync.job"
+
+    def _get_flow_handlers(self):
+        """Add the PSA flows to the queue's handlers."""
+        handlers = super()._get_flow_handlers()
+        handlers.update(
+            {
+                "psa.time_entry": "_psa_handle_time_entry",
+                "psa.webhook": "_psa_handle_webhook",
+            }
+        )
+        return handlers
+
+    def _psa_handle_time_entry(self):
+        """Import (or remove) one time entry the batch could not take.
+
+        The same validation as the batch runs; a failure raises, so this
+        job stays failed and its exception open.
+        """
+        payload = self.payload or {}
+        importer = TimeImporter(self.backend_id, raise_errors=True)
+        if payload.get("deleted"):
+            importer.remove_entry(str(payload["id"]))
+            return importer.ledger_row(str(payload["id"]))
+        entry = entry_from_payload(payload)
+        importer.import_page([entry])
+        return importer.ledger_row(entry.id).line_id or importer.ledger_row(entry.id)
+
+    def _psa_handle_webhook(self):
+        """Apply one PSA event by reading the record's current state.
+
+        Reading the record again, rather than trusting the event's copy,
+        makes late or out-of-order events harmless: the newest state wins.
+        An entry that fails validation gets its own retry job and exception,
+        as in the batch, and this event's job ends done.
+        """
+        event = self.payload or {}
+        kind, _sep, action = (event.get("type") or "").partition(".")
+        record = event.get("object") or {}
+        record_id = str(record.get("id") or event.get("object_id") or "")
+        if kind != "time_entry" or not record_id:
+            return f"ignored {event.get('type')}"
+        importer = TimeImporter(self.backend_id)
+        entry = (
+            None
+            if action == "deleted"
+            else self.backend_id._psa_client().get_time_entry(record_id)
+        )
+        if entry is None:
+            importer.remove_entry(record_id)
+            return importer.ledger_row(record_id)
+        importer.import_page([entry])
+        return importer.ledger_row(entry.id)

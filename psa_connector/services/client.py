@@ -1,0 +1,92 @@
+"""What the Harvest and Productive clients share: requests, waits, paging.
+
+Every request goes through `backend._http_request`, which adds the
+authentication headers, applies the backend's timeout and rate limit,
+refreshes an expired token once and writes the audit log. This layer adds
+the part a long pull needs: when the PSA answers 429 (or 5xx) it waits as
+long as the answer asks and repeats the same request, so a throttled run is
+slower but loses no page.
+"""
+
+import logging
+import time
+from urllib.parse import urlsplit
+
+from odoo.addons.integration_audit.services.errors import BusinessError, RetryableError
+
+_logger = logging.getLogger(__name__)
+
+# A throttled request is repeated this many times before the run stops and
+# leaves the rest to its next call; the waits honour Retry-After.
+MAX_ATTEMPTS = 6
+FIRST_WAIT_SECONDS = 1.0
+MAX_WAIT_SECONDS = 120.0
+
+
+class PsaClient:
+    """Base of the PSA clients; one instance serves one backend and one run."""
+
+    kind = None
+
+    def __init__(self, backend, sleep=None):
+        self.backend = backend
+        self.sleep = sleep or time.sleep
+        self.waited_seconds = 0.0
+        self.retried_requests = 0
+
+    def request(self, method, url_or_path, params=None, json=None):
+        """Send one request and return its JSON body, waiting out throttling."""
+        self._check_same_host(url_or_path)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = self.backend._http_request(
+                    method, url_or_path, params=params, json=json
+                )
+            except RetryableError as error:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                self._wait(attempt, error)
+                continue
+            return response.json() if response.content else {}
+        raise AssertionError("unreachable")
+
+    def _wait(self, attempt, error):
+        backoff = FIRST_WAIT_SECONDS * 2 ** (attempt - 1)
+        delay = min(max(float(error.retry_after or 0), backoff), MAX_WAIT_SECONDS)
+        _logger.info(
+            "%s backend %s throttled or unavailable (%s); retry %d in %.1f s",
+            self.kind,
+            self.backend.id,
+            error,
+            attempt,
+            delay,
+        )
+        self.retried_requests += 1
+        self.waited_seconds += delay
+        self.sleep(delay)
+
+    def _check_same_host(self, url_or_path):
+        """Reject an absolute URL (a `links.next`) that leaves the backend's host."""
+        if "://" not in str(url_or_path):
+            return
+        expected = urlsplit(self.backend.base_url or "")
+        actual = urlsplit(url_or_path)
+        if (actual.scheme, actual.netloc) != (expected.scheme, expected.netloc):
+            raise BusinessError(
+                f"The {self.kind} API sent a paging link to {actual.netloc}, "
+                f"which is not the backend's host {expected.netloc}; the run "
+                "stopped. Check the backend's base URL.",
+                category="invalid_payload",
+            )
+
+    def check_connection(self):
+        """Call the cheapest authenticated endpoint; raise when it fails."""
+        raise NotImplementedError
+
+    def iter_time_entry_pages(self, updated_since=None, resume_token=None):
+        """Yield `Page`s of `TimeEntry` changed since `updated_since`."""
+        raise NotImplementedError
+
+    def iter_people(self):
+        """Yield every PSA user as a `Person`."""
+        raise NotImplementedError

@@ -1,0 +1,325 @@
+"""Productive API v2 client (JSON:API): paging, normalization and projects.
+
+Lists are read with `page[number]` and `page[size]` and sorted newest change
+first (`sort=-updated_at`): an entry edited while the pull pages moves to
+the front, so the pages after it can only repeat a record (the import is
+idempotent), never skip one. Related people, projects and tasks come in the
+same answer through `include`, so the e-mail of each entry's person needs
+no extra request.
+"""
+
+from .client import PsaClient
+from .records import (
+    Expense,
+    Page,
+    Person,
+    Project,
+    TimeEntry,
+    hours_from_minutes,
+    parse_date,
+    parse_timestamp,
+    to_decimal,
+)
+
+JSON_API_TYPE = "application/vnd.api+json"
+PAGE_SIZE = 200
+TIME_INCLUDES = "person,project,task,service"
+
+
+class ProductiveClient(PsaClient):
+    """Reads and writes one Productive organization through its backend."""
+
+    kind = "productive"
+
+    def check_connection(self):
+        """Read one person of the organization; raise when Productive refuses."""
+        return self.request("GET", "/people", params={"page[size]": 1})
+
+    # ------------------------------------------------------------------
+    # Paging
+    # ------------------------------------------------------------------
+
+    def iter_pages(self, path, params=None, resume_token=None):
+        """Yield (body, next page number or None, total count) for each page."""
+        number = int(resume_token or 1)
+        while True:
+            query = dict(params or {})
+            query.update({"page[number]": number, "page[size]": PAGE_SIZE})
+            body = self.request("GET", path, params=query)
+            meta = body.get("meta") or {}
+            total_pages = meta.get("total_pages") or 1
+            next_token = (
+                str(number + 1) if number < total_pages and body.get("data") else None
+            )
+            yield body, next_token, meta.get("total_count")
+            if not next_token:
+                return
+            number += 1
+
+    def iter_all(self, path, params=None):
+        """Yield (resource, included index) for every resource of a list."""
+        for body, _next, _total in self.iter_pages(path, params):
+            included = index_included(body)
+            for resource in body.get("data") or []:
+                yield resource, included
+
+    # ------------------------------------------------------------------
+    # People
+    # ------------------------------------------------------------------
+
+    def iter_people(self):
+        """Yield every Productive person as a `Person`."""
+        for resource, _included in self.iter_all("/people"):
+            yield self.person_from(resource)
+
+    @staticmethod
+    def person_from(resource):
+        """Return the `Person` of a Productive person resource."""
+        attributes = resource.get("attributes") or {}
+        name = " ".join(
+            filter(None, [attributes.get("first_name"), attributes.get("last_name")])
+        )
+        return Person(
+            id=str(resource["id"]),
+            email=(attributes.get("email") or "").strip(),
+            name=name,
+            active=not attributes.get("archived_at"),
+        )
+
+    # ------------------------------------------------------------------
+    # Time entries
+    # ------------------------------------------------------------------
+
+    def iter_time_entry_pages(self, updated_since=None, resume_token=None):
+        """Yield `Page`s of time entries changed at or after `updated_since`."""
+        params = {"sort": "-updated_at", "include": TIME_INCLUDES}
+        if updated_since:
+            params["filter[updated_at][gt_eq]"] = updated_since
+        for body, next_token, total in self.iter_pages(
+            "/time_entries", params, resume_token
+        ):
+            included = index_included(body)
+            entries = [
+                self.time_entry_from(raw, included) for raw in body.get("data") or []
+            ]
+            yield Page(entries, next_token, total)
+
+    def time_entry_from(self, resource, included):
+        """Return the `TimeEntry` of a time entry resource and its includes."""
+        attributes = resource.get("attributes") or {}
+        person = related(resource, "person", included)
+        project = related(resource, "project", included) or project_of_service(
+            resource, included
+        )
+        task = related(resource, "task", included) or related(
+            resource, "service", included
+        )
+        minutes = int(attributes.get("time") or 0)
+        person_attributes = person.get("attributes") or {}
+        project_attributes = project.get("attributes") or {}
+        return TimeEntry(
+            id=str(resource["id"]),
+            person_id=str(person.get("id") or ""),
+            person_email=(person_attributes.get("email") or "").strip(),
+            person_name=" ".join(
+                filter(
+                    None,
+                    [
+                        person_attributes.get("first_name"),
+                        person_attributes.get("last_name"),
+                    ],
+                )
+            ),
+            project_id=str(project.get("id") or ""),
+            project_name=project_attributes.get("name") or "",
+            project_code=project_attributes.get("project_number") or "",
+            task_id=str(task.get("id") or ""),
+            task_name=(task.get("attributes") or {}).get("title")
+            or (task.get("attributes") or {}).get("name")
+            or "",
+            date=parse_date(attributes["date"]),
+            minutes=minutes,
+            hours=hours_from_minutes(minutes),
+            notes=attributes.get("note") or "",
+            billable=is_billable(attributes),
+            approval_state=approval_state_of(attributes),
+            locked=bool(attributes.get("locked")),
+            invoiced=bool(attributes.get("invoiced")),
+            updated_at=parse_timestamp(attributes.get("updated_at")),
+        )
+
+    # ------------------------------------------------------------------
+    # Expenses
+    # ------------------------------------------------------------------
+
+    def iter_expense_pages(self, updated_since=None, resume_token=None):
+        """Yield `Page`s of expenses changed at or after `updated_since`."""
+        params = {"sort": "-updated_at", "include": "person,project,service_type"}
+        if updated_since:
+            params["filter[updated_at][gt_eq]"] = updated_since
+        for body, next_token, total in self.iter_pages(
+            "/expenses", params, resume_token
+        ):
+            included = index_included(body)
+            expenses = [
+                self.expense_from(raw, included) for raw in body.get("data") or []
+            ]
+            yield Page(expenses, next_token, total)
+
+    def expense_from(self, resource, included):
+        """Return the `Expense` of an expense resource and its includes."""
+        attributes = resource.get("attributes") or {}
+        person = related(resource, "person", included)
+        project = related(resource, "project", included)
+        category = related(resource, "service_type", included)
+        amount = attributes.get("amount")
+        total = (
+            to_decimal(amount) / 100 if isinstance(amount, int) else to_decimal(amount)
+        )
+        return Expense(
+            id=str(resource["id"]),
+            person_id=str(person.get("id") or ""),
+            person_email=((person.get("attributes") or {}).get("email") or "").strip(),
+            project_id=str(project.get("id") or ""),
+            project_name=(project.get("attributes") or {}).get("name") or "",
+            category_id=str(category.get("id") or ""),
+            category_name=(category.get("attributes") or {}).get("name") or "",
+            date=parse_date(attributes.get("date") or attributes.get("spent_date")),
+            total=total,
+            currency=attributes.get("currency") or "",
+            notes=attributes.get("name") or attributes.get("note") or "",
+            billable=bool(attributes.get("billable")),
+            approved=bool(attributes.get("approved")),
+            locked=bool(attributes.get("locked")),
+            updated_at=parse_timestamp(attributes.get("updated_at")),
+        )
+
+    # ------------------------------------------------------------------
+    # Projects and tasks
+    # ------------------------------------------------------------------
+
+    def iter_projects(self):
+        """Yield every Productive project as a `Project`."""
+        for resource, included in self.iter_all("/projects", {"include": "company"}):
+            yield self.project_from(resource, included)
+
+    @staticmethod
+    def project_from(resource, included=None):
+        """Return the `Project` of a project resource."""
+        attributes = resource.get("attributes") or {}
+        company = related(resource, "company", included or {})
+        return Project(
+            id=str(resource["id"]),
+            name=attributes.get("name") or "",
+            code=attributes.get("project_number") or "",
+            client_id=str(company.get("id") or ""),
+            client_name=(company.get("attributes") or {}).get("name") or "",
+            active=not attributes.get("archived_at"),
+        )
+
+    def find_project_by_code(self, code):
+        """Return the project whose project number is `code`, or None."""
+        params = {"filter[project_number]": code}
+        for resource, included in self.iter_all("/projects", params):
+            project = self.project_from(resource, included)
+            if project.code == code:
+                return project
+        return None
+
+    def find_or_create_client(self, name, currency=None):
+        """Return the id of the company (client) `name`, creating it when missing."""
+        for resource, _included in self.iter_all("/companies", {"filter[name]": name}):
+            if (
+                (resource.get("attributes") or {}).get("name") or ""
+            ).lower() == name.lower():
+                return str(resource["id"])
+        attributes = {"name": name}
+        if currency:
+            attributes["default_currency"] = currency
+        body = {"data": {"type": "companies", "attributes": attributes}}
+        return str(self.request("POST", "/companies", json=body)["data"]["id"])
+
+    def create_project(self, project):
+        """Create `project` (a `Project`) and return its Productive id."""
+        body = {
+            "data": {
+                "type": "projects",
+                "attributes": {
+                    "name": project.name,
+                    "project_number": project.code,
+                    "project_type_id": 2 if project.billable else 1,
+                },
+                "relationships": {
+                    "company": {"data": {"type": "companies", "id": project.client_id}}
+                },
+            }
+        }
+        return str(self.request("POST", "/projects", json=body)["data"]["id"])
+
+    def project_task_ids(self, project_id):
+        """Return {task title (lower case): task id} of a project."""
+        params = {"filter[project_id]": project_id}
+        return {
+            ((resource.get("attributes") or {}).get("title") or "")
+            .strip()
+            .lower(): str(resource["id"])
+            for resource, _included in self.iter_all("/tasks", params)
+        }
+
+    def ensure_task(self, project_id, name, billable=True):
+        """Return the id of task `name` on a project, creating it when missing."""
+        known = self.project_task_ids(project_id)
+        if name.strip().lower() in known:
+            return known[name.strip().lower()]
+        body = {
+            "data": {
+                "type": "tasks",
+                "attributes": {"title": name},
+                "relationships": {
+                    "project": {"data": {"type": "projects", "id": str(project_id)}}
+                },
+            }
+        }
+        return str(self.request("POST", "/tasks", json=body)["data"]["id"])
+
+
+def index_included(body):
+    """Return {(type, id): resource} of a JSON:API answer's `included` list."""
+    return {
+        (resource.get("type"), str(resource.get("id"))): resource
+        for resource in body.get("included") or []
+    }
+
+
+def related(resource, name, included):
+    """Return the included resource of relationship `name`, or a stub with its id."""
+    data = ((resource.get("relationships") or {}).get(name) or {}).get("data")
+    if not data:
+        return {}
+    key = (data.get("type"), str(data.get("id")))
+    return included.get(key) or {"id": data.get("id"), "type": data.get("type")}
+
+
+def project_of_service(resource, included):
+    """Return the project of an entry's service (service -> deal -> project)."""
+    service = related(resource, "service", included)
+    deal = related(service, "deal", included) if service else {}
+    return related(deal, "project", included) if deal else {}
+
+
+def is_billable(attributes):
+    """Return whether an entry is billable: billable minutes or a billable type."""
+    if "billable_time" in attributes:
+        return int(attributes.get("billable_time") or 0) > 0
+    return attributes.get("billing_type_id") not in (3, "3")
+
+
+def approval_state_of(attributes):
+    """Return one state name from Productive's approval flags."""
+    if attributes.get("approved"):
+        return "approved"
+    if attributes.get("rejected"):
+        return "rejected"
+    if attributes.get("submitted"):
+        return "submitted"
+    return "unapproved"

@@ -1,0 +1,479 @@
+"""Store one page of PSA time entries as Odoo timesheets, exactly once.
+
+The page is validated before anything is written; each entry that fails a
+check becomes an exception for a person and the others go through. The
+work per page is a fixed number of ORM calls whatever its size: one search
+of the mappings and one of the PSA ledger, one batch create of the new
+timesheets, of their mappings and of their ledger rows. Only edits,
+removals and rejections touch records one by one.
+
+Every entry id of the page is locked (a transaction-level advisory lock)
+before the mappings are read, so two runs that import the same page at
+once cannot both create its timesheets; the loser meets the unique
+mapping and is retried by its caller in a new transaction.
+"""
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from . import mapping, validation
+from .records import TimeEntry, parse_date, parse_timestamp, to_decimal
+
+LINE = "account.analytic.line"
+# Two floats within this many hours are the same quantity (a microsecond).
+HOURS_TOLERANCE = 1e-9
+
+
+@dataclass
+class ImportResult:
+    """Counts of what one page, or a whole run, did."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    unapproved: int = 0
+    rejected: int = 0
+    held: int = 0
+
+    def add(self, other):
+        """Add the counts of `other` to these."""
+        for item in fields(self):
+            setattr(
+                self, item.name, getattr(self, item.name) + getattr(other, item.name)
+            )
+        return self
+
+    def as_dict(self):
+        """Return the counts as a plain dict (for RPC callers and logs)."""
+        return asdict(self)
+
+
+def entry_to_payload(entry):
+    """Return a JSON-ready dict of a `TimeEntry`, for a retry job."""
+    return json.loads(json.dumps(asdict(entry), default=str))
+
+
+def entry_from_payload(payload):
+    """Return the `TimeEntry` a retry job stored."""
+    values = dict(payload)
+    values["date"] = parse_date(values["date"])
+    values["hours"] = to_decimal(values["hours"])
+    values["updated_at"] = parse_timestamp(values.get("updated_at"))
+    return TimeEntry(**values)
+
+
+class TimeImporter:
+    """Validates and stores pages of `TimeEntry` for one backend.
+
+    `raise_errors` makes a failed check raise its error instead of opening
+    an exception: a retry job uses it, so its own failure is the exception.
+    """
+
+    def __init__(self, backend, raise_errors=False):
+        self.backend = backend
+        self.env = backend.env
+        self.raise_errors = raise_errors
+        self.approved_states = backend._psa_approved_states()
+        self.lock_date = backend._psa_lock_date()
+        self.result = ImportResult()
+        self.employees, self.projects, self.tasks = {}, {}, {}
+        self.lines, self.ledger = {}, {}
+        self.new_lines, self.new_ledger = [], []
+
+    # ------------------------------------------------------------------
+    # The page
+    # ------------------------------------------------------------------
+
+    def import_page(self, entries):
+        """Validate and store `entries`; return this page's `ImportResult`."""
+        self.result = ImportResult(read=len(entries))
+        self.employees, self.projects, self.tasks = {}, {}, {}
+        self.new_lines, self.new_ledger = [], []
+        unique, repeated = validation.split_duplicates(entries)
+        self._lock(entries)
+        self.lines = self._mapped_lines(unique)
+        self.ledger = self._ledger_rows(entries)
+        for entry in {entry.id: entry for entry in repeated}.values():
+            self.result.rejected += len([e for e in repeated if e.id == entry.id]) - 1
+            self._reject(entry, validation.duplicate_error(self.backend, entry))
+        changed = [entry for entry in unique if self._has_changed(entry)]
+        self._resolve(changed)
+        for entry in changed:
+            self._apply(entry)
+        self._flush_new()
+        return self.result
+
+    def _lock(self, entries):
+        keys = sorted(f"integration:{self.backend.id}:{LINE}:{e.id}" for e in entries)
+        if keys:
+            self.env.cr.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
+                " FROM unnest(%s::text[]) AS key",
+                [keys],
+            )
+
+    def _mapped_lines(self, entries):
+        return mapping.mapped_records(
+            self.env, self.backend, LINE, {e.id for e in entries}
+        )
+
+    def _ledger_rows(self, entries):
+        rows = self.env["psa.time.entry"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("external_id", "in", [entry.id for entry in entries]),
+            ]
+        )
+        return {row.external_id: row for row in rows}
+
+    def _has_changed(self, entry):
+        """Return False for an entry the ledger already holds as it is now.
+
+        Rejected entries are checked again on every run: the cause (a
+        missing employee, a closed project) may have been fixed in Odoo.
+        """
+        row = self.ledger.get(entry.id)
+        if not row or row.state == "rejected":
+            return True
+        if row.updated_at and entry.updated_at and entry.updated_at < row.updated_at:
+            self.result.unchanged += 1
+            return False
+        line_gone = row.state == "imported" and entry.id not in self.lines
+        if row.payload_hash == entry.digest() and not line_gone:
+            self.result.unchanged += 1
+            return False
+        return True
+
+    def _resolve(self, entries):
+        approved = [entry for entry in entries if self._is_approved(entry)]
+        people = {e.person_id: e.person_email for e in approved if e.person_id}
+        self.employees = mapping.resolve_employees(self.env, self.backend, people)
+        codes = {e.project_id: e.project_code for e in approved if e.project_id}
+        self.projects = mapping.resolve_projects(self.env, self.backend, codes)
+        wanted = {
+            mapping.task_key(e.project_id, e.task_id): (
+                self.projects[e.project_id],
+                e.task_name,
+            )
+            for e in approved
+            if e.task_id and e.project_id in self.projects
+        }
+        create = self.backend.psa_create_tasks
+        self.tasks = mapping.resolve_tasks(
+            self.env, self.backend, wanted, create=create
+        )
+
+    def _is_approved(self, entry):
+        return entry.approval_state in self.approved_states
+
+    # ------------------------------------------------------------------
+    # One entry
+    # ------------------------------------------------------------------
+
+    def _apply(self, entry):
+        line = self.lines.get(entry.id)
+        if not self._is_approved(entry):
+            self._apply_unapproved(entry, line)
+            return
+        error = self._check(entry, line)
+        if error:
+            self._reject(entry, error)
+            return
+        values = self._line_values(entry)
+        if not line:
+            self.new_lines.append((entry, values))
+        elif not self._differs(line, values):
+            self._write_ledger(entry, "imported", line=line)
+            self.result.unchanged += 1
+        elif line._psa_is_invoiced():
+            self._hold(entry, line, values)
+        else:
+            line._psa_write_from_entry(values)
+            self._write_ledger(entry, "imported", line=line)
+            self._resolve_rejections(entry)
+            self.result.updated += 1
+
+    def _check(self, entry, line):
+        project = self.projects.get(entry.project_id)
+        employee = self.employees.get(entry.person_id)
+        backend = self.backend
+        return (
+            validation.project_error(backend, entry, project)
+            or validation.employee_error(backend, entry, employee, project)
+            or validation.hours_error(backend, entry)
+            or validation.lock_error(
+                backend, entry, self.lock_date, line.date if line else None
+            )
+        )
+
+    def _apply_unapproved(self, entry, line):
+        """An entry that is not (or no longer) approved leaves Odoo, unless billed."""
+        if not line:
+            self._write_ledger(entry, "unapproved")
+            self.result.unapproved += 1
+        elif line._psa_is_invoiced():
+            self._hold(entry, line, None)
+        else:
+            self._remove_line(entry, line, "unapproved")
+
+    def remove_entry(self, external_id):
+        """Remove the timesheet of an entry deleted in the PSA, unless billed."""
+        row = self._ledger_rows([_IdOnly(external_id)]).get(external_id)
+        self.ledger = {external_id: row} if row else {}
+        lines = mapping.mapped_records(self.env, self.backend, LINE, {external_id})
+        line = lines.get(external_id)
+        if not line:
+            if row:
+                row.write({"state": "removed", "line_id": False})
+            return self.result
+        entry = entry_from_row(row) if row else None
+        if line._psa_is_invoiced():
+            self._hold(entry, line, None, deleted=True, external_id=external_id)
+        else:
+            self._remove_line(entry, line, "removed", external_id=external_id)
+        return self.result
+
+    def _remove_line(self, entry, line, state, external_id=None):
+        external_id = external_id or entry.id
+        self.env["integration.external.id"].sudo().search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_model", "=", LINE),
+                ("external_id", "=", external_id),
+            ]
+        ).unlink()
+        line.unlink()
+        if entry:
+            self._write_ledger(entry, state)
+        else:
+            self.ledger_row(external_id).write({"state": state, "line_id": False})
+        self.result.removed += 1
+
+    def ledger_row(self, external_id):
+        """Return the ledger row of an entry id (empty when never read)."""
+        return self._ledger_rows([_IdOnly(external_id)]).get(
+            external_id, self.env["psa.time.entry"]
+        )
+
+    def _hold(self, entry, line, values, deleted=False, external_id=None):
+        """Leave an invoiced timesheet as billed and open an exception."""
+        error = self.backend._psa_changed_after_invoicing_error(
+            line, entry, values, deleted=deleted
+        )
+        if entry:
+            self._write_ledger(entry, "held", line=line, reason=error.category)
+        self.result.held += 1
+        self._open_exception(entry, error, external_id=external_id)
+
+    # ------------------------------------------------------------------
+    # Values
+    # ------------------------------------------------------------------
+
+    def _line_values(self, entry):
+        """Return the timesheet values of an approved, valid entry.
+
+        Non-billable time gets no sale order line and is marked as edited,
+        so `sale_timesheet` never fills one in; billable time leaves the
+        sale order line to `sale_timesheet`'s own rules.
+        """
+        task = self.tasks.get(mapping.task_key(entry.project_id, entry.task_id))
+        values = {
+            "name": entry.notes or "/",
+            "date": entry.date,
+            "unit_amount": entry.unit_amount,
+            "project_id": self.projects[entry.project_id].id,
+            "task_id": task.id if task else False,
+            "employee_id": self.employees[entry.person_id].id,
+            "psa_billable": entry.billable,
+        }
+        if not entry.billable:
+            values.update(so_line=False, is_so_line_edited=True)
+        return values
+
+    @staticmethod
+    def _differs(line, values):
+        for name, value in values.items():
+            if name in ("so_line", "is_so_line_edited"):
+                continue
+            current = line[name]
+            if hasattr(current, "_name"):
+                current = current.id
+            if name == "unit_amount":
+                if abs((current or 0.0) - value) > HOURS_TOLERANCE:
+                    return True
+            elif (current or False) != (value or False):
+                return True
+        return False
+
+    # ------------------------------------------------------------------
+    # Writing
+    # ------------------------------------------------------------------
+
+    def _flush_new(self):
+        """Create the page's new timesheets, mappings and ledger rows in batches."""
+        if self.new_lines:
+            self._drop_dangling_mappings(
+                [entry.id for entry, _values in self.new_lines]
+            )
+            lines = self.env[LINE].create([values for _entry, values in self.new_lines])
+            mapping_values = [
+                {
+                    "backend_id": self.backend.id,
+                    "res_model": LINE,
+                    "res_id": line.id,
+                    "external_id": entry.id,
+                    "external_model": "time_entry",
+                    "external_updated_at": entry.updated_at,
+                    "payload_hash": entry.digest(),
+                }
+                for (entry, _values), line in zip(self.new_lines, lines, strict=True)
+            ]
+            self.env["integration.external.id"].sudo().create(mapping_values)
+            for (entry, _values), line in zip(self.new_lines, lines, strict=True):
+                self._write_ledger(entry, "imported", line=line)
+            self.result.created += len(lines)
+            self._resolve_rejections_many([entry for entry, _values in self.new_lines])
+        if self.new_ledger:
+            self.env["psa.time.entry"].create(self.new_ledger)
+            self.new_ledger = []
+
+    def _drop_dangling_mappings(self, external_ids):
+        """Delete mappings of timesheets deleted in Odoo, before re-creating them."""
+        self.env["integration.external.id"].sudo().search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_model", "=", LINE),
+                ("external_id", "in", external_ids),
+            ]
+        ).unlink()
+
+    def _write_ledger(self, entry, state, line=None, reason=False, job=None):
+        values = self._ledger_values(entry, state, line, reason, job)
+        row = self.ledger.get(entry.id)
+        if row:
+            row.write(values)
+        else:
+            values.update(backend_id=self.backend.id, external_id=entry.id)
+            self.new_ledger.append(values)
+
+    def _ledger_values(self, entry, state, line, reason, job):
+        values = {
+            "person_ref": entry.person_id,
+            "person_email": entry.person_email,
+            "person_name": entry.person_name,
+            "employee_id": self.employees.get(
+                entry.person_id, self._no("hr.employee")
+            ).id,
+            "psa_project_ref": entry.project_id,
+            "psa_project_name": entry.project_name,
+            "project_id": self.projects.get(
+                entry.project_id, self._no("project.project")
+            ).id,
+            "task_name": entry.task_name,
+            "date": entry.date,
+            "hours": entry.unit_amount,
+            "billable": entry.billable,
+            "approval_state": entry.approval_state,
+            "approved": self._is_approved(entry),
+            "psa_locked": entry.locked,
+            "psa_invoiced": entry.invoiced,
+            "notes": entry.notes,
+            "updated_at": entry.updated_at,
+            "payload_hash": entry.digest(),
+            "state": state,
+            "reason": reason,
+        }
+        if line is not None or state in ("removed", "unapproved"):
+            values["line_id"] = line.id if line else False
+        if job is not None:
+            values["job_id"] = job.id
+        return values
+
+    def _no(self, model):
+        return self.env[model]
+
+    # ------------------------------------------------------------------
+    # Rejections
+    # ------------------------------------------------------------------
+
+    def _reject(self, entry, error):
+        """Open (or reopen) the exception of a failed check; keep the entry's job."""
+        if self.raise_errors:
+            raise error
+        self.result.rejected += 1
+        row = self.ledger.get(entry.id)
+        if (
+            row
+            and row.state == "rejected"
+            and row.reason == error.category
+            and row.payload_hash == entry.digest()
+        ):
+            return
+        job = self._open_exception(entry, error)
+        self._write_ledger(entry, "rejected", reason=error.category, job=job)
+
+    def _open_exception(self, entry, error, external_id=None):
+        """Store the entry as a failed retry job and open its exception."""
+        if self.raise_errors:
+            raise error
+        external_id = external_id or entry.id
+        job = self.backend._psa_failed_job(
+            "psa.time_entry",
+            external_id,
+            entry_to_payload(entry) if entry else {"id": external_id, "deleted": True},
+            str(error),
+            updated_at=entry.updated_at if entry else None,
+        )
+        self.env["integration.exception"]._open_from_error(job, error)
+        return job
+
+    def _resolve_rejections(self, entry):
+        self._resolve_rejections_many([entry])
+
+    def _resolve_rejections_many(self, entries):
+        """Close the failed jobs (and so the exceptions) of entries now imported."""
+        keys = [f"psa:time_entry:{entry.id}" for entry in entries]
+        jobs = (
+            self.env["integration.sync.job"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.backend.id),
+                    ("idempotency_key", "in", keys),
+                    ("state", "in", ("failed", "dead", "pending")),
+                ]
+            )
+        )
+        if jobs:
+            jobs.write({"state": "done", "result": "Imported by the batch run."})
+            self.env["integration.exception"]._resolve_for_done_jobs(jobs)
+
+
+class _IdOnly:
+    """Stands for an entry when only its id is known (a deletion)."""
+
+    def __init__(self, external_id):
+        self.id = external_id
+
+
+def entry_from_row(row):
+    """Return the `TimeEntry` a ledger row last recorded."""
+    return TimeEntry(
+        id=row.external_id,
+        person_id=row.person_ref or "",
+        person_email=row.person_email or "",
+        person_name=row.person_name or "",
+        project_id=row.psa_project_ref or "",
+        project_name=row.psa_project_name or "",
+        task_id="",
+        task_name=row.task_name or "",
+        date=row.date,
+        hours=to_decimal(row.hours),
+        notes=row.notes or "",
+        billable=row.billable,
+        approval_state=row.approval_state or "",
+        locked=row.psa_locked,
+        updated_at=row.updated_at,
+    )

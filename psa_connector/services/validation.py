@@ -1,0 +1,149 @@
+"""The validation checkpoint every PSA record passes before anything is written.
+
+Each check returns a `PsaBusinessError` (or None); the import turns a
+failure into an exception for a person and lets the rest of the page go
+through. One exception covers one cause: every entry of the same unknown
+person, or of the same unknown project, lands on the same exception.
+"""
+
+from collections import Counter
+
+from odoo.addons.integration_audit.services.errors import BusinessError
+
+
+class PsaBusinessError(BusinessError):
+    """A `BusinessError` that knows which open exception it belongs to.
+
+    `dedup_key` groups the failures of one cause into one exception;
+    `candidate_model` is the model a person may link the PSA record to.
+    """
+
+    def __init__(
+        self,
+        message,
+        *,
+        category,
+        dedup_key,
+        records=None,
+        candidates=None,
+        candidate_model=None,
+    ):
+        super().__init__(
+            message, category=category, records=records, candidates=candidates
+        )
+        self.dedup_key = dedup_key
+        self.candidate_model = candidate_model
+
+
+def split_duplicates(entries):
+    """Return (entries whose id is unique in the page, entries whose id repeats)."""
+    counts = Counter(entry.id for entry in entries)
+    unique = [entry for entry in entries if counts[entry.id] == 1]
+    repeated = [entry for entry in entries if counts[entry.id] > 1]
+    return unique, repeated
+
+
+def duplicate_error(backend, entry):
+    """Return the error of an entry id that appears twice in one page."""
+    return PsaBusinessError(
+        f"PSA time entry {entry.id} appears more than once in one page of "
+        f"{backend.display_name}; none of its copies was imported. Check the "
+        "entry in the PSA, then press Retry.",
+        category="duplicate_entry",
+        dedup_key=f"psa:{backend.id}:duplicate_entry:{entry.id}",
+    )
+
+
+def project_error(backend, entry, project):
+    """Return why `project` cannot take the entry's time, or None."""
+    if not project:
+        return PsaBusinessError(
+            f"PSA project {entry.project_name or '?'} (id {entry.project_id}) is "
+            f"not mapped to an Odoo project on {backend.display_name}. Link it to "
+            "a project, or create the project from its sale order, then press Retry.",
+            category="unknown_project",
+            dedup_key=f"psa:{backend.id}:unknown_project:{entry.project_id}",
+            candidate_model="project.project",
+        )
+    if not project.active or _is_closed(project):
+        return PsaBusinessError(
+            f"Project {project.display_name} is archived or closed, so time entry "
+            f"{entry.id} of {entry.date} cannot be recorded on it. Reopen the "
+            "project or move the entry in the PSA, then press Retry.",
+            category="closed_project",
+            dedup_key=f"psa:{backend.id}:closed_project:{project.id}",
+            records=project,
+        )
+    return None
+
+
+def _is_closed(project):
+    stage = project.sudo().stage_id
+    return bool(stage.fold) or project.last_update_status == "done"
+
+
+def employee_error(backend, entry, employee, project):
+    """Return why `employee` cannot carry the entry's time, or None."""
+    if not employee:
+        who = entry.person_email or entry.person_name or entry.person_id
+        return PsaBusinessError(
+            f"PSA user {who} (id {entry.person_id}) matches no employee by work "
+            f"e-mail on {backend.display_name}. Create the employee or link the "
+            "user to an existing one.",
+            category="unknown_employee",
+            dedup_key=f"psa:{backend.id}:unknown_employee:{entry.person_id}",
+            candidate_model="hr.employee",
+        )
+    if not employee.active:
+        return PsaBusinessError(
+            f"Employee {employee.name} is archived, so PSA time entry {entry.id} "
+            "cannot be recorded. Restore the employee or link the PSA user to "
+            "another one, then press Retry.",
+            category="unknown_employee",
+            dedup_key=f"psa:{backend.id}:unknown_employee:{entry.person_id}",
+            records=employee,
+            candidate_model="hr.employee",
+        )
+    if project and project.company_id and employee.company_id != project.company_id:
+        return PsaBusinessError(
+            f"Employee {employee.name} works for {employee.company_id.name} but "
+            f"project {project.display_name} belongs to {project.company_id.name}. "
+            "Map the PSA user to the employee of the project's company.",
+            category="unknown_employee",
+            dedup_key=f"psa:{backend.id}:unknown_employee:{entry.person_id}",
+            records=employee,
+            candidate_model="hr.employee",
+        )
+    return None
+
+
+def hours_error(backend, entry):
+    """Return an error when the entry's hours exceed the backend's limit."""
+    limit = backend.psa_max_entry_hours
+    if entry.hours < 0 or (limit and entry.hours > limit):
+        return PsaBusinessError(
+            f"PSA time entry {entry.id} of {entry.date} has {entry.hours} h, "
+            f"outside 0 to {limit:g} h. Correct it in the PSA, or raise the limit "
+            f"on {backend.display_name} and press Retry.",
+            category="hours_over_limit",
+            dedup_key=f"psa:{backend.id}:hours_over_limit:{entry.id}",
+        )
+    return None
+
+
+def lock_error(backend, entry, lock_date, existing_date=None):
+    """Return an error when the entry or the line it changes is in a locked period."""
+    dates = [entry.date] + ([existing_date] if existing_date else [])
+    if lock_date and any(day <= lock_date for day in dates):
+        reason = f"on or before the accounting lock date {lock_date}"
+    elif entry.locked:
+        reason = f"in a period the PSA locked ({entry.locked_reason or 'locked'})"
+    else:
+        return None
+    return PsaBusinessError(
+        f"PSA time entry {entry.id} of {entry.date} is {reason}, so it was not "
+        "posted. Record it in the open period or reopen the period, then press "
+        "Retry.",
+        category="locked_period",
+        dedup_key=f"psa:{backend.id}:locked_period:{entry.id}",
+    )

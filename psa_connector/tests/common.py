@@ -1,0 +1,148 @@
+"""Shared fixtures of the PSA connector's tests: a firm with a sold project.
+
+`PsaFixtures` builds, once per test class, what a consulting firm has in
+Odoo when PSA time arrives: employees with work e-mails, a service sold
+by the hour whose confirmed order created a project, a second project
+with no sale, and a Harvest backend whose PSA projects are mapped.
+`entry()` builds one normalized PSA time entry with sensible defaults.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from odoo.addons.psa_connector.services.records import TimeEntry, hours_from_minutes
+from odoo.tests import TransactionCase
+
+PSA_PROJECT = "14308001"
+PSA_INTERNAL_PROJECT = "14308002"
+PSA_TASK = "8083001"
+LENA = "1780001"
+OMAR = "1780002"
+
+
+class PsaFixtures:
+    """Class-level fixtures shared by the PSA test cases."""
+
+    @classmethod
+    def setup_firm(cls):
+        env = cls.env
+        cls.company = env.company
+        cls.lena = env["hr.employee"].create(
+            {"name": "Lena Marsh", "work_email": "Lena.Marsh@Example.org"}
+        )
+        cls.omar = env["hr.employee"].create(
+            {"name": "Omar Vale", "work_email": "omar.vale@example.org"}
+        )
+        cls.customer = env["res.partner"].create({"name": "Kestrel Analytics"})
+        cls.product = env["product.product"].create(
+            {
+                "name": "Consulting hour",
+                "type": "service",
+                "list_price": 120.0,
+                "invoice_policy": "delivery",
+                "service_type": "timesheet",
+                "service_tracking": "project_only",
+                "uom_id": env.ref("uom.product_uom_hour").id,
+                "uom_po_id": env.ref("uom.product_uom_hour").id,
+            }
+        )
+        cls.order = env["sale.order"].create(
+            {
+                "partner_id": cls.customer.id,
+                "order_line": [
+                    (0, 0, {"product_id": cls.product.id, "product_uom_qty": 100})
+                ],
+            }
+        )
+        cls.order.action_confirm()
+        cls.project = cls.order.order_line.project_id
+        cls.project.psa_code = "PRJ-ALPHA"
+        cls.internal = env["project.project"].create(
+            {"name": "Internal", "allow_billable": False, "psa_code": "PRJ-INT"}
+        )
+        cls.backend = env["integration.backend"].create(
+            {
+                "name": "Harvest test",
+                "kind": "harvest",
+                "base_url": "http://127.0.0.1:9/v2",
+                "account_ref": "1100001",
+            }
+        )
+        Mapping = env["integration.external.id"]
+        Mapping._bind(cls.backend, cls.project, PSA_PROJECT, external_model="project")
+        Mapping._bind(
+            cls.backend, cls.internal, PSA_INTERNAL_PROJECT, external_model="project"
+        )
+
+    @classmethod
+    def entry(cls, entry_id, **values):
+        """Return an approved, billable 90-minute entry of Lena on the sold project."""
+        minutes = values.pop("minutes", 90)
+        defaults = {
+            "id": str(entry_id),
+            "person_id": LENA,
+            "person_email": "lena.marsh@example.org",
+            "person_name": "Lena Marsh",
+            "project_id": PSA_PROJECT,
+            "project_name": "Alpha rollout",
+            "task_id": PSA_TASK,
+            "task_name": "Design",
+            "date": date(2024, 6, 3),
+            "minutes": minutes,
+            "hours": hours_from_minutes(minutes),
+            "notes": f"Work item {entry_id}",
+            "billable": True,
+            "approval_state": "approved",
+            "locked": False,
+            "updated_at": datetime(2024, 6, 3, 18, 0, 0),
+        }
+        defaults.update(values)
+        if "hours" in values and "minutes" not in values:
+            defaults["minutes"] = None
+            defaults["hours"] = Decimal(str(values["hours"]))
+        return TimeEntry(**defaults)
+
+
+class PsaCase(PsaFixtures, TransactionCase):
+    """A TransactionCase with the firm set up once per class."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_firm()
+
+    def lines_of(self, *entry_ids):
+        """Return the timesheet lines mapped to the given PSA entry ids."""
+        mappings = self.env["integration.external.id"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("res_model", "=", "account.analytic.line"),
+                ("external_id", "in", [str(i) for i in entry_ids]),
+            ]
+        )
+        return self.env["account.analytic.line"].browse(mappings.mapped("res_id"))
+
+    def run_queue(self):
+        """Run the sync queue now, as its cron would.
+
+        Jobs queued in this test's transaction are due at the Python clock,
+        later than the transaction's `now()` the worker compares with, so
+        they are made due first.
+        """
+        self.env["integration.sync.job"].search([("state", "=", "pending")]).write(
+            {"next_attempt_at": datetime(2000, 1, 1)}
+        )
+        self.env.flush_all()
+        ran = self.env["integration.sync.job"]._cron_run_jobs()
+        self.env.invalidate_all()
+        return ran
+
+    def open_exceptions(self, category):
+        """Return the open exceptions of a category on the test backend."""
+        return self.env["integration.exception"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("category", "=", category),
+                ("state", "in", ("new", "in_progress")),
+            ]
+        )

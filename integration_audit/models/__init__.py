@@ -5,4 +5,7 @@ from . import (
     integration_sync_job,
     integration_audit_log,
     integration_exception,
+    integration_backend_http,
+    integration_rate_limit_hit,
+    integration_metrics,
 )

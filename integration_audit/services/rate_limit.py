@@ -1,0 +1,80 @@
+"""A rate limit shared by every worker and server of one database.
+
+External APIs count requests per app or account over a rolling window
+(HubSpot: 100 to 190 per 10 s; Harvest: 100 per 15 s), so the limit must
+hold across all Odoo workers and servers that call the same account. The
+database they share is the natural place to count, which adds no moving
+part (no Redis, no lock server).
+
+The algorithm is a sliding log: table ``integration_rate_limit_hit`` keeps
+one row per request sent in the current window of a bucket (a backend by
+default). Taking a slot runs in a short transaction of its own:
+
+1. ``pg_advisory_xact_lock`` serializes takers of the same bucket only. The
+   lock is released when that short transaction commits, so it never waits
+   on a job's long transaction and never blocks other buckets.
+2. Rows older than the window are deleted.
+3. When fewer than `limit` rows remain, a row is inserted and the slot is
+   taken. Otherwise the caller gets the time until the oldest row leaves
+   the window.
+
+Unlike a fixed-window counter, a sliding log never lets ``2 * limit``
+requests through around a window boundary. Times come from the database
+clock (``clock_timestamp()``), so servers whose clocks disagree still share
+one window. The table holds at most `limit` rows per bucket.
+"""
+
+# First key of the two-integer advisory lock: keeps these locks apart from
+# other users of pg_advisory_xact_lock(int, int) in the same database.
+LOCK_NAMESPACE = 0x1A7E_0001
+
+
+def acquire(cr, bucket, limit, period_seconds):
+    """Take one request slot in `bucket`, or return how long until one frees.
+
+    Returns 0.0 when the slot is taken, otherwise the seconds to wait before
+    asking again (always positive). `cr` must be a cursor of its own that
+    the caller commits at once: the slot and the lock live in its
+    transaction.
+    """
+    cr.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, bucket]
+    )
+    cr.execute(
+        """
+        DELETE FROM integration_rate_limit_hit
+         WHERE bucket = %(bucket)s
+           AND requested_at <= extract(epoch FROM clock_timestamp()) - %(period)s
+        """,
+        {"bucket": bucket, "period": period_seconds},
+    )
+    cr.execute(
+        """
+        SELECT count(*), extract(epoch FROM clock_timestamp())::float8
+          FROM integration_rate_limit_hit
+         WHERE bucket = %s
+        """,
+        [bucket],
+    )
+    used, now = cr.fetchone()
+    if used < limit:
+        cr.execute(
+            "INSERT INTO integration_rate_limit_hit (bucket, requested_at) "
+            "VALUES (%s, %s)",
+            [bucket, now],
+        )
+        return 0.0
+    # With `used` rows and room for `limit`, the row that must leave the
+    # window first is the (used - limit + 1)-th oldest. `used` exceeds
+    # `limit` only after someone lowered the limit.
+    cr.execute(
+        """
+        SELECT requested_at FROM integration_rate_limit_hit
+         WHERE bucket = %s
+         ORDER BY requested_at
+        OFFSET %s LIMIT 1
+        """,
+        [bucket, used - limit],
+    )
+    (blocking,) = cr.fetchone()
+    return max(blocking + period_seconds - now, 0.001)

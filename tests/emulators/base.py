@@ -451,6 +451,8 @@ class EmulatorServer:
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
+            # A short poll interval makes `stop()` return quickly.
+            kwargs={"poll_interval": 0.05},
             name=f"emulator-{self.name}",
             daemon=True,
         )

@@ -36,26 +36,43 @@ class HubSpotRoutes:
                 endpoint="api_usage",
                 methods=["GET"],
             ),
-            Rule("/crm/v3/pipelines/<object_type>", endpoint="list_pipelines"),
+            Rule(
+                "/crm/v3/pipelines/<object_type>",
+                endpoint="list_pipelines",
+                methods=["GET"],
+            ),
             Rule(
                 "/crm/v3/pipelines/<object_type>",
                 endpoint="create_pipeline",
                 methods=["POST"],
             ),
-            Rule("/crm/v3/pipelines/<object_type>/<pipeline_id>", endpoint="pipeline"),
+            Rule(
+                "/crm/v3/pipelines/<object_type>/<pipeline_id>",
+                endpoint="pipeline",
+                methods=["GET"],
+            ),
             Rule(
                 "/crm/v3/pipelines/<object_type>/<pipeline_id>/stages",
                 endpoint="pipeline_stages",
+                methods=["GET"],
             ),
-            Rule("/crm/v3/properties/<object_type>", endpoint="list_properties"),
+            Rule(
+                "/crm/v3/properties/<object_type>",
+                endpoint="list_properties",
+                methods=["GET"],
+            ),
             Rule(
                 "/crm/v3/properties/<object_type>",
                 endpoint="create_property",
                 methods=["POST"],
             ),
-            Rule("/crm/v3/properties/<object_type>/<name>", endpoint="get_property"),
-            Rule("/crm/v3/owners", endpoint="list_owners"),
-            Rule("/crm/v3/owners/<owner_id>", endpoint="get_owner"),
+            Rule(
+                "/crm/v3/properties/<object_type>/<name>",
+                endpoint="get_property",
+                methods=["GET"],
+            ),
+            Rule("/crm/v3/owners", endpoint="list_owners", methods=["GET"]),
+            Rule("/crm/v3/owners/<owner_id>", endpoint="get_owner", methods=["GET"]),
             Rule(
                 f"{_V4}/default/<to_type>/<to_id>",
                 endpoint="associate_default",
@@ -77,7 +94,7 @@ class HubSpotRoutes:
                 endpoint="batch_read_associations",
                 methods=["POST"],
             ),
-            Rule(f"{_V4_BATCH}/labels", endpoint="association_labels"),
+            Rule(f"{_V4_BATCH}/labels", endpoint="association_labels", methods=["GET"]),
         ]
 
     # Batch endpoints.

@@ -1,0 +1,42 @@
+"""Pytest fixtures for the emulators; importable without Odoo or a database.
+
+`emulators` serves every system filled with the small fake firm for a whole
+session. `hubspot_server` and `salesforce_server` serve an empty store per
+test, for tests that seed exactly the records they need.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# `tests` is a namespace package rooted at the repository; make it
+# importable however pytest was started.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.emulators import start_emulators  # noqa: E402
+from tests.emulators.hubspot import make_hubspot_server  # noqa: E402
+from tests.emulators.salesforce import make_salesforce_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def emulators():
+    """Every emulator, filled with the small fake firm (seed 1234)."""
+    with start_emulators(size="small", seed=1234) as running:
+        yield running
+
+
+@pytest.fixture
+def hubspot_server():
+    """A HubSpot emulator with an empty store, stopped after the test."""
+    with make_hubspot_server() as server:
+        yield server
+
+
+@pytest.fixture
+def salesforce_server():
+    """A Salesforce emulator with an empty org, stopped after the test."""
+    with make_salesforce_server() as server:
+        yield server

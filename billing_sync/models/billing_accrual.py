@@ -148,37 +148,50 @@ class BillingAccrual(models.Model):
         )
 
     def _prepare_lines(self):
-        """Return accrual line values: Odoo's amount to invoice as of the period end.
-
-        Quantities are recomputed on virtual copies of the orders with
-        Odoo's `accrual_entry_date` context, which counts only time and
-        invoices dated on or before the period end.
-        """
+        """Return accrual line values for the delivered, uninvoiced work."""
         self.ensure_one()
         values = []
-        lines = self._delivered_lines()
-        for order in lines.order_id:
-            virtual = order.new(origin=order)
-            order_lines = virtual.order_line.with_context(accrual_entry_date=self.date)
-            order_lines._compute_qty_delivered()
-            order_lines._compute_qty_invoiced()
-            order_lines._compute_untaxed_amount_invoiced()
-            order_lines._compute_qty_to_invoice()
-            order_lines._compute_untaxed_amount_to_invoice()
-            for line in order_lines.filtered(lambda line: line._origin in lines):
-                amount = line.untaxed_amount_to_invoice
-                if line.currency_id.is_zero(amount):
-                    continue
-                values.append(self._line_values(line, amount))
-            order.order_line.invalidate_recordset()
+        for line in self._delivered_lines():
+            quantity, amount = self._to_invoice_on_date(line)
+            if not line.currency_id.is_zero(amount):
+                values.append(self._line_values(line, quantity, amount))
         return values
 
-    def _line_values(self, line, amount):
+    def _to_invoice_on_date(self, line):
+        """Return (quantity, untaxed amount) delivered and not invoiced on the period end.
+
+        Uses Odoo's `accrual_entry_date` context, which limits timesheets
+        and invoices to those dated on or before the period end. Only
+        posted invoices count, as in Odoo's own amount to invoice.
+        """
+        dated = line.with_context(accrual_entry_date=self.date)
+        delivered = line.qty_delivered
+        if line.qty_delivered_method == "timesheet":
+            domain = dated._timesheet_compute_delivered_quantity_domain()
+            quantities = line.sudo()._get_delivered_quantity_by_analytic(domain)
+            delivered = quantities.get(line.id, 0.0)
+        invoiced_quantity = invoiced_amount = 0.0
+        for invoice_line in dated._get_invoice_lines():
+            move = invoice_line.move_id
+            if move.state != "posted":
+                continue
+            sign = -1 if move.move_type == "out_refund" else 1
+            invoiced_quantity += sign * invoice_line.product_uom_id._compute_quantity(
+                invoice_line.quantity, line.product_uom
+            )
+            invoiced_amount += sign * invoice_line.currency_id._convert(
+                invoice_line.price_subtotal, line.currency_id, line.company_id,
+                move.invoice_date,
+            )
+        amount = line._billing_untaxed_amount(delivered) - invoiced_amount
+        return delivered - invoiced_quantity, amount
+
+    def _line_values(self, line, quantity, amount):
         company = self.company_id
         return {
             "accrual_id": self.id,
-            "sale_line_id": line._origin.id,
-            "quantity": line.qty_to_invoice,
+            "sale_line_id": line.id,
+            "quantity": quantity,
             "currency_id": line.currency_id.id,
             "amount": amount,
             "amount_company": line.currency_id._convert(
@@ -221,7 +234,7 @@ class BillingAccrual(models.Model):
         period_end = date_utils.start_of(
             fields.Date.context_today(self), "month"
         ) - timedelta(days=1)
-        companies = self.env["res.company"].search([("chart_template", "!=", False)])
+        companies = self.env["res.company"].sudo().search([("chart_template", "!=", False)])
         created = self.browse()
         for company in companies:
             if self.search_count(

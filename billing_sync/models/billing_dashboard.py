@@ -92,7 +92,7 @@ class BillingDashboard(models.Model):
                     "utilization_rate": _ratio(
                         rates["hours_billable"], rates["capacity_hours"]
                     ),
-                    "open_alert_count": self.env["integration.exception"].search_count(
+                    "open_alert_count": self.env["integration.exception"].sudo().search_count(
                         [
                             ("company_id", "=", company.id),
                             ("state", "in", ("new", "in_progress")),

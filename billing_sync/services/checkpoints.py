@@ -88,7 +88,8 @@ class RunCheckpoints:
             ("direction", "=", "inbound"),
         ]
         issues = []
-        stuck = Job.search_count([*base, ("state", "in", ("failed", "dead"))])
+        failed = Job.search([*base, ("state", "in", ("failed", "dead"))])
+        stuck = len(failed.filtered(self._job_blocks_billing))
         if stuck:
             issues.append(
                 self._issue(
@@ -115,6 +116,21 @@ class RunCheckpoints:
                 )
             )
         return issues
+
+    @staticmethod
+    def _job_blocks_billing(job):
+        """Return True unless every exception of the failed job is settled.
+
+        Settled means resolved, ignored, or a changed-after-invoicing
+        exception, which billing corrections handle.
+        """
+        if not job.exception_ids:
+            return True
+        return any(
+            exception.state in ("new", "in_progress")
+            and exception.category != "timesheet_changed_after_invoicing"
+            for exception in job.exception_ids
+        )
 
     def _check_time_without_sale_line(self):
         """Time on billable projects that no sale order line will bill."""

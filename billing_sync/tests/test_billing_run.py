@@ -87,22 +87,24 @@ class TestBillingRun(BillingCase):
     def test_milestone_billed_once(self):
         order = self._order(self.customer, [(self.product_milestone, 1, 2000.0)])
         line = self._line(order, self.product_milestone)
-        milestone = self.env["project.milestone"].create(
-            {
-                "name": "Design signed off",
-                "project_id": line.project_id.id,
-                "sale_line_id": line.id,
-                "product_uom_qty": 0.5,
-            }
+        design = line.project_id.milestone_ids
+        self.assertEqual(len(design), 1)
+        design.write({"name": "Design signed off", "quantity_percentage": 0.5})
+        delivery = self.env["project.milestone"].create(
+            {"name": "Go-live", "project_id": line.project_id.id, "sale_line_id": line.id}
         )
-        milestone.is_reached = True
+        delivery.quantity_percentage = 0.5
+        design.is_reached = True
 
         first = self._generated_run()
         second = self._generated_run()
+        delivery.is_reached = True
+        third = self._generated_run()
 
         self.assertAlmostEqual(first.invoice_ids.amount_untaxed, 1000.0)
         self.assertFalse(second.invoice_ids)
-        self.assertAlmostEqual(line.qty_invoiced, 0.5)
+        self.assertAlmostEqual(third.invoice_ids.amount_untaxed, 1000.0)
+        self.assertAlmostEqual(line.qty_invoiced, 1.0)
 
     def test_scope_leaves_out_other_types(self):
         order = self._order(
@@ -199,10 +201,10 @@ class TestBillingRun(BillingCase):
         self.assertEqual(run.blocking_issue_count, 0)
 
     def test_open_psa_exception_blocks_run(self):
-        backend = self.env["integration.backend"].create(
+        backend = self.env["integration.backend"].sudo().create(
             {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
         )
-        self.env["integration.exception"].create(
+        self.env["integration.exception"].sudo().create(
             {
                 "name": "Unknown employee 42",
                 "category": "other",
@@ -214,8 +216,9 @@ class TestBillingRun(BillingCase):
         run.action_validate()
 
         self.assertEqual(run.state, "draft")
-        self.assertEqual(run.blocking_issue_count, 1)
-        self.assertEqual(run.issue_ids.code, "psa_exception")
+        blocking = run.issue_ids.filtered(lambda issue: issue.severity == "blocking")
+        self.assertEqual(blocking.code, "psa_exception", run.issue_ids.mapped("message"))
+        self.assertIn("Unknown employee 42", blocking.message)
 
     def test_posting_needs_approval_and_window(self):
         order = self._order(self.customer, [(self.product_tm, 10, 100.0)])

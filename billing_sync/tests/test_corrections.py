@@ -13,19 +13,20 @@ class TestCorrections(BillingCase):
         if other_hours:
             self._log(order, other_hours, self._day(4))
         run = self._generated_run(date_to=self._day(10))
+        self.company.billing_posting_window_days = 400
         run.action_approve()
         run.action_post()
         return timesheet, run.invoice_ids
 
     def _changed_after_invoicing(self, timesheet, payload):
-        backend = self.env["integration.backend"].create(
+        backend = self.env["integration.backend"].sudo().create(
             {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
         )
-        job = self.env["integration.sync.job"]._enqueue(
+        job = self.env["integration.sync.job"].sudo()._enqueue(
             backend, "harvest.time_entry", f"harvest:time:{timesheet.id}", payload
         )
         job.state = "failed"
-        return self.env["integration.exception"].create(
+        return self.env["integration.exception"].sudo().create(
             {
                 "name": "Time entry changed after invoicing",
                 "description": "Consultant corrected the hours of 3rd of the month",

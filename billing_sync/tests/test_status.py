@@ -12,7 +12,7 @@ from .common import BillingCase
 class TestStatusAndAlerts(BillingCase):
     def setUp(self):
         super().setUp()
-        self.crm = self.env["integration.backend"].create(
+        self.crm = self.env["integration.backend"].sudo().create(
             {"name": "HubSpot", "kind": "hubspot", "base_url": "http://127.0.0.1:9"}
         )
         self.order = self._order(self.customer, [(self.product_tm, 20, 100.0)])
@@ -22,7 +22,7 @@ class TestStatusAndAlerts(BillingCase):
         self._log(self.order, 5, self._day(3))
 
     def _status_jobs(self, invoice):
-        return self.env["integration.sync.job"].search(
+        return self.env["integration.sync.job"].sudo().search(
             [
                 ("flow", "=", "crm.invoice_status"),
                 ("res_model", "=", "account.move"),
@@ -69,20 +69,20 @@ class TestStatusAndAlerts(BillingCase):
         self._pay(invoice)
         self.company.billing_alert_crm_unpaid_hours = 0
 
-        alerts = self.env["integration.exception"]._cron_billing_alerts()
+        alerts = self.env["integration.exception"].sudo()._cron_billing_alerts()
 
         alert = alerts.filtered(lambda a: a.category == "crm_shows_unpaid")
         self.assertEqual(alert.res_id, invoice.id)
         self.assertEqual(alert.user_id, invoice.invoice_user_id)
-        again = self.env["integration.exception"]._cron_billing_alerts()
+        again = self.env["integration.exception"].sudo()._cron_billing_alerts()
         self.assertEqual(
             again.filtered(lambda a: a.category == "crm_shows_unpaid"), alert
         )
 
         self._status_jobs(invoice).write({"state": "done"})
-        self.env["integration.exception"]._cron_billing_alerts()
+        self.env["integration.exception"].sudo()._cron_billing_alerts()
         self.assertEqual(
-            self.env["integration.exception"].search_count(
+            self.env["integration.exception"].sudo().search_count(
                 [("category", "=", "crm_shows_unpaid"), ("res_id", "=", invoice.id)]
             ),
             1,
@@ -100,7 +100,7 @@ class TestStatusAndAlerts(BillingCase):
         lead.date_closed = fields.Datetime.now() - timedelta(hours=72)
         self.company.billing_alert_won_deal_hours = 48
 
-        alerts = self.env["integration.exception"]._cron_billing_alerts()
+        alerts = self.env["integration.exception"].sudo()._cron_billing_alerts()
 
         alert = alerts.filtered(lambda a: a.category == "won_deal_without_project")
         self.assertEqual(alert.res_model, "crm.lead")
@@ -112,7 +112,7 @@ class TestStatusAndAlerts(BillingCase):
         self.company.billing_alert_unbilled_days = 1
         project = self._line(self.order, self.product_tm).project_id
 
-        alerts = self.env["integration.exception"]._cron_billing_alerts()
+        alerts = self.env["integration.exception"].sudo()._cron_billing_alerts()
 
         alert = alerts.filtered(lambda a: a.category == "time_not_invoiced")
         self.assertEqual(alert.res_id, project.id)

@@ -45,6 +45,12 @@ class IntegrationBackend(models.Model):
         help="Time entries above this many hours are held as exceptions "
         "instead of being imported; 0 disables the check.",
     )
+    psa_page_size = fields.Integer(
+        string="Page size",
+        help="Records asked for per page; 0 uses the PSA's maximum (2000 for "
+        "Harvest, 200 for Productive). Smaller pages use less memory per "
+        "transaction and more requests.",
+    )
     psa_create_tasks = fields.Boolean(
         string="Create missing tasks",
         default=True,

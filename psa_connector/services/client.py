@@ -16,9 +16,13 @@ from odoo.addons.integration_audit.services.errors import BusinessError, Retryab
 
 _logger = logging.getLogger(__name__)
 
-# A throttled request is repeated this many times before the run stops and
-# leaves the rest to its next call; the waits honour Retry-After.
-MAX_ATTEMPTS = 6
+# A throttled request (429 with Retry-After) is sent this many times before
+# the run stops and leaves the rest to its next call; the waits honour
+# Retry-After. Other transient failures (5xx, timeouts, dropped connections)
+# get fewer attempts, because the next call of the run resumes at the same
+# page anyway.
+THROTTLED_ATTEMPTS = 6
+FAILED_ATTEMPTS = 3
 FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 120.0
 
@@ -27,28 +31,34 @@ class PsaClient:
     """Base of the PSA clients; one instance serves one backend and one run."""
 
     kind = None
+    max_page_size = None
 
     def __init__(self, backend, sleep=None):
         self.backend = backend
         self.sleep = sleep or time.sleep
+        self.page_size = min(
+            backend.psa_page_size or self.max_page_size, self.max_page_size
+        )
         self.waited_seconds = 0.0
         self.retried_requests = 0
 
     def request(self, method, url_or_path, params=None, json=None):
         """Send one request and return its JSON body, waiting out throttling."""
         self._check_same_host(url_or_path)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 response = self.backend._http_request(
                     method, url_or_path, params=params, json=json
                 )
             except RetryableError as error:
-                if attempt == MAX_ATTEMPTS:
+                limit = THROTTLED_ATTEMPTS if error.retry_after else FAILED_ATTEMPTS
+                if attempt >= limit:
                     raise
                 self._wait(attempt, error)
                 continue
             return response.json() if response.content else {}
-        raise AssertionError("unreachable")
 
     def _wait(self, attempt, error):
         backoff = FIRST_WAIT_SECONDS * 2 ** (attempt - 1)

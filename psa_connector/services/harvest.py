@@ -1,9 +1,10 @@
 """Harvest API v2 client: paging, normalization and project creation.
 
 Lists are followed through `links.next` (a cursor the server builds, so
-records edited during a pull cannot shift the pages); `per_page` is 2000,
-Harvest's maximum. Time entries name their user but not the user's e-mail,
-so the client loads the user list once per run to fill `person_email`.
+records edited during a pull cannot shift the pages); `per_page` is the
+backend's page size, at most 2000 (Harvest's maximum). Time entries name
+their user but not the user's e-mail, so the client loads the user list
+once per run to fill `person_email`.
 """
 
 from decimal import ROUND_HALF_UP
@@ -35,6 +36,7 @@ class HarvestClient(PsaClient):
     """Reads and writes one Harvest account through its backend."""
 
     kind = "harvest"
+    max_page_size = PER_PAGE
 
     def __init__(self, backend, sleep=None):
         super().__init__(backend, sleep)
@@ -59,7 +61,7 @@ class HarvestClient(PsaClient):
             body = self.request("GET", resume_token)
         else:
             body = self.request(
-                "GET", path, params=dict(params or {}, per_page=PER_PAGE)
+                "GET", path, params=dict(params or {}, per_page=self.page_size)
             )
         while True:
             next_token = (body.get("links") or {}).get("next")

@@ -30,6 +30,7 @@ class ProductiveClient(PsaClient):
     """Reads and writes one Productive organization through its backend."""
 
     kind = "productive"
+    max_page_size = PAGE_SIZE
 
     def check_connection(self):
         """Read one person of the organization; raise when Productive refuses."""
@@ -44,7 +45,7 @@ class ProductiveClient(PsaClient):
         number = int(resume_token or 1)
         while True:
             query = dict(params or {})
-            query.update({"page[number]": number, "page[size]": PAGE_SIZE})
+            query.update({"page[number]": number, "page[size]": self.page_size})
             body = self.request("GET", path, params=query)
             meta = body.get("meta") or {}
             total_pages = meta.get("total_pages") or 1

@@ -7,8 +7,11 @@ with no sale, and a Harvest backend whose PSA projects are mapped.
 `entry()` builds one normalized PSA time entry with sensible defaults.
 """
 
-from datetime import date, datetime
+import importlib
+import sys
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from odoo.addons.psa_connector.services.records import TimeEntry, hours_from_minutes
 from odoo.tests import TransactionCase
@@ -102,15 +105,6 @@ class PsaFixtures:
             defaults["hours"] = Decimal(str(values["hours"]))
         return TimeEntry(**defaults)
 
-
-class PsaCase(PsaFixtures, TransactionCase):
-    """A TransactionCase with the firm set up once per class."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setup_firm()
-
     def lines_of(self, *entry_ids):
         """Return the timesheet lines mapped to the given PSA entry ids."""
         mappings = self.env["integration.external.id"].search(
@@ -146,3 +140,114 @@ class PsaCase(PsaFixtures, TransactionCase):
                 ("state", "in", ("new", "in_progress")),
             ]
         )
+
+
+def emulators_module():
+    """Import the suite's emulator package from the repository's tests folder."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("tests.emulators")
+
+
+HISTORY = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
+
+
+class HarvestCase(PsaFixtures, TransactionCase):
+    """Tests against a Harvest emulator started for the class, with empty data.
+
+    The store gets the firm's two users, one client, the sold project (as
+    PRJ-ALPHA, mapped to the Odoo project) and the task Design; each test
+    adds the time entries it needs. Pages hold `page_size` entries.
+    """
+
+    page_size = 4
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_firm()
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+        emulators = emulators_module().start_emulators(size=None, systems=("harvest",))
+        cls.addClassCleanup(emulators.stop)
+        cls.harvest = emulators.harvest
+        cls.store = cls.harvest.store
+        cls.seed_harvest()
+        cls.backend.write(
+            {
+                "base_url": f"{cls.harvest.url}/v2",
+                "api_token": cls.store.config.personal_access_token,
+                "account_ref": str(cls.store.config.account_id),
+                "psa_page_size": cls.page_size,
+                "rate_limit_requests": 1000,
+            }
+        )
+        Mapping = cls.env["integration.external.id"]
+        Mapping.search(
+            [("backend_id", "=", cls.backend.id), ("res_model", "=", "project.project")]
+        ).unlink()
+        Mapping._bind(cls.backend, cls.project, str(cls.psa_project.id))
+
+    @classmethod
+    def seed_harvest(cls):
+        store = cls.store
+        cls.psa_lena = store.add_user(
+            "Lena", "Marsh", "lena.marsh@example.org", at=HISTORY
+        )
+        cls.psa_omar = store.add_user(
+            "Omar", "Vale", "omar.vale@example.org", at=HISTORY
+        )
+        client = store.add_client("Kestrel Analytics", at=HISTORY)
+        cls.psa_project = store.add_project(
+            client.id, "Alpha", code="PRJ-ALPHA", at=HISTORY
+        )
+        cls.psa_task = store.add_task("Design", at=HISTORY)
+        store.assign_task(cls.psa_project.id, cls.psa_task.id, at=HISTORY)
+
+    def setUp(self):
+        super().setUp()
+        self.harvest.faults.clear()
+        for kind in ("time_entries", "expenses"):
+            self.store.tables[kind].clear()
+        self.requests_seen = len(self.harvest.requests)
+
+    def new_requests(self):
+        """Return the requests the emulator received since the test (or mark) began."""
+        return self.harvest.requests[self.requests_seen :]
+
+    def add_entries(self, count, minutes=90, day=date(2024, 6, 3), **values):
+        """Seed `count` approved entries of Lena; return them."""
+        values.setdefault("approval_status", "approved")
+        values.setdefault("at", HISTORY)
+        user = values.pop("user", self.psa_lena)
+        return [
+            self.store.add_time_entry(
+                user.id,
+                self.psa_project.id,
+                self.psa_task.id,
+                day,
+                minutes=minutes,
+                notes=f"Entry {n}",
+                **values,
+            )
+            for n in range(count)
+        ]
+
+    def lines_of_store(self, entries):
+        """Return the timesheet lines mapped to emulator entries."""
+        return self.lines_of(*(entry.id for entry in entries))
+
+    def flow(self):
+        """Return the time pull's flow of the test backend."""
+        self.env.invalidate_all()
+        return self.backend.flow_ids.filtered(lambda f: f.code == "psa.time_entries")
+
+
+class PsaCase(PsaFixtures, TransactionCase):
+    """A TransactionCase with the firm set up once per class."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_firm()

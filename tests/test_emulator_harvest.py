@@ -1,11 +1,15 @@
 """The Harvest API v2 emulator over real HTTP on 127.0.0.1."""
 
+import hashlib
+import hmac
+import json
 from datetime import date, timedelta
 
 import pytest
 import requests
 from urllib3.util import SKIP_HEADER
 
+from tests.emulators.base import EmulatorServer
 from tests.emulators.firm import build_firm
 from tests.emulators.harvest import load_firm, make_harvest_server
 from tests.emulators.harvest_store import (
@@ -13,6 +17,7 @@ from tests.emulators.harvest_store import (
     HarvestConfig,
     HarvestStore,
 )
+from tests.emulators.psa_events import post_events
 
 TIME_ENTRY_FIELDS = {
     "id",
@@ -767,3 +772,38 @@ def test_load_firm_maps_firm_keys(server, firm):
     assert record.updated_at == entry.updated_at
     assert record.spent_date == entry.spent_date
     assert record.spent_date - firm.starts_on <= timedelta(days=31)
+
+
+def test_events_posted_signed(server):
+    received = []
+
+    def receiver(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        received.append(
+            (environ["HTTP_X_TIMESTAMP"], environ["HTTP_X_SIGNATURE"], body)
+        )
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    store = server.store
+    entry = store.all("time_entries")[0]
+    store.edit_entry(entry.id, notes="changed")
+    events = store.take_events()
+    with EmulatorServer(receiver, "psa-receiver") as target:
+        response = post_events(
+            target.url + "/hook", "s3cret", events, timestamp=1700000000
+        )
+    assert response.status_code == 200
+    stamp, signature, body = received[0]
+    assert stamp == "1700000000"
+    expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature == expected
+    assert json.loads(body)["events"][0]["object"] == {
+        "type": "time_entry",
+        "id": entry.id,
+    }
+
+
+def test_events_only_to_loopback():
+    with pytest.raises(ValueError, match="loopback"):
+        post_events("http://192.0.2.1/hook", "s3cret", [])

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
-from .base import ApiError, EmulatorClock, isoformat_ms
+from .base import ApiError, EmulatorClock
+from .psa_events import PsaEventLog
 
 APPROVAL_STATUSES = ("unsubmitted", "submitted", "approved")
 
@@ -291,8 +292,11 @@ class HarvestError(ApiError):
     """A change the store rejects, with the HTTP `status` Harvest sends."""
 
 
-class HarvestStore:
+class HarvestStore(PsaEventLog):
     """Thread-safe in-memory Harvest account."""
+
+    event_source = "harvest"
+    event_names = EVENT_NAMES
 
     def __init__(self, config=None, clock=None):
         self.config = config or HarvestConfig()
@@ -301,9 +305,8 @@ class HarvestStore:
         self.tables = {kind: {} for kind in KINDS}
         self.deleted = {kind: {} for kind in KINDS}
         self.firm_ids = {}
-        self.events = []
+        self._start_event_log()
         self._ids = {kind: itertools.count(start) for kind, start in ID_STARTS.items()}
-        self._event_ids = itertools.count(1)
 
     # Seeding: these add records without emitting change events.
 
@@ -594,34 +597,10 @@ class HarvestStore:
                         self.delete(kind, record.id)
             return self.delete("projects", project_id)
 
-    def take_events(self):
-        """Return and forget the PSA change events queued so far.
-
-        Each event is `{"id", "type", "object": {"type", "id"}, "occurred_at"}`,
-        the body the suite's PSA webhook route takes.
-        """
-        with self.lock:
-            events, self.events = self.events, []
-        return events
-
     def _touch(self, kind, record, action):
         now = _seconds(self.clock.now())
         record.updated_at = now
         self._emit(kind, action, record.id, now)
-
-    def _emit(self, kind, action, record_id, when):
-        name = EVENT_NAMES.get(kind)
-        if name is None:
-            return
-        event_id = next(self._event_ids)
-        self.events.append(
-            {
-                "id": f"harvest-{event_id}",
-                "type": f"{name}.{action}",
-                "object": {"type": name, "id": record_id},
-                "occurred_at": isoformat_ms(when),
-            }
-        )
 
 
 _FIELD_NAMES = {kind: {f.name for f in fields(cls)} for kind, cls in KINDS.items()}

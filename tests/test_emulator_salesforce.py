@@ -192,6 +192,7 @@ def test_jwt_bearer_grant(salesforce_server):
     )
     store.register_jwt_app("jwt-app", public_pem)
     user = store.add_user("svc@firm.example", last_name="Service")
+
     now = int(salesforce_server.clock.time())
     good = {
         "iss": "jwt-app",
@@ -208,6 +209,7 @@ def test_jwt_bearer_grant(salesforce_server):
         (key, {**good, "aud": "https://evil.example"}, 400, "invalid_grant"),
         (key, {**good, "iss": "other-app"}, 400, "invalid_client_id"),
     ]
+
     url = f"{salesforce_server.url}/services/oauth2/token"
     grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
     for signing_key, claims, status, error in cases:
@@ -215,6 +217,7 @@ def test_jwt_bearer_grant(salesforce_server):
         response = requests.post(url, data=form, timeout=5)
         assert response.status_code == status, claims
         assert response.json().get("error") == error
+
     token = requests.post(
         url,
         data={"grant_type": grant, "assertion": jwt_assertion(key, good)},
@@ -553,9 +556,9 @@ def test_sobject_create_update_delete(salesforce_server, api):
     assert set(fetched.json()) == {"attributes", "IsWon", "Probability"}
 
     assert api.delete(f"{base}/{record_id}", timeout=5).status_code == 204
-    gone = api.get(f"{base}/{record_id}", timeout=5)
-    assert gone.status_code == 404
-    assert error_of(gone)["errorCode"] == "ENTITY_IS_DELETED"
+    deleted = api.get(f"{base}/{record_id}", timeout=5)
+    assert deleted.status_code == 404
+    assert error_of(deleted)["errorCode"] == "ENTITY_IS_DELETED"
 
 
 SOBJECT_ERRORS = [
@@ -720,7 +723,7 @@ def test_collections_upsert_and_size_cap(salesforce_server, api):
 
 
 class _SoapReceiver(EmulatorApp):
-    """An Outbound Message listener whose answers a test scripts."""
+    """An Outbound Message listener that returns the responses a test lists."""
 
     name = "soap-receiver"
 

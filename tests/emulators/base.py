@@ -45,8 +45,8 @@ def json_response(data, status=200, headers=None):
 class ApiError(Exception):
     """A request the emulator rejects with an error body in the vendor's format.
 
-    `code` is the vendor's error code or category and `extra` holds any
-    further keys of the vendor's error body.
+    `code` is the vendor's error code or category, and `extra` contains
+    any further keys of the vendor's error body.
     """
 
     def __init__(self, status, message, code=None, headers=None, **extra):

@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response
 
 _logger = logging.getLogger(__name__)
 
-# How long a `timeout` fault holds a request unless the test says otherwise:
-# longer than any client timeout the suite configures.
+# Seconds a `timeout` fault holds a request when the test passes no
+# `seconds`: longer than any client timeout the suite configures.
 DEFAULT_HOLD_SECONDS = 30.0
 
 

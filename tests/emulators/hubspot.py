@@ -7,7 +7,8 @@ endpoints, merges, archived records, pipelines, properties, owners and v4
 associations. Every authenticated response carries the
 `X-HubSpot-RateLimit-*` headers, and a request over the burst, search or
 daily limit gets a 429 with HubSpot's rate-limit body. The data lives in a
-`HubSpotStore`; `hubspot_routes.py` holds the endpoints beyond objects.
+`HubSpotStore`, and `hubspot_routes.py` contains the endpoints beyond
+objects.
 """
 
 import uuid
@@ -401,14 +402,16 @@ class HubSpotApp(HubSpotRoutes, EmulatorApp):
         }
         if record.archived:
             data["archivedAt"] = isoformat_ms(record.archived_at)
-        wanted_links = request.args.get("associations")
-        if wanted_links:
-            data["associations"] = self._record_links(object_type, record, wanted_links)
+        requested_links = request.args.get("associations")
+        if requested_links:
+            data["associations"] = self._record_links(
+                object_type, record, requested_links
+            )
         return data
 
-    def _record_links(self, object_type, record, wanted):
+    def _record_links(self, object_type, record, requested):
         links = {}
-        for name in wanted.split(","):
+        for name in requested.split(","):
             to_type = OBJECT_TYPE_ALIASES.get(name.strip())
             if to_type is None:
                 continue

@@ -261,7 +261,7 @@ class HubSpotStore:
         return next((row for row in stages if row["id"] == stage_id), None)
 
     def is_won(self, record):
-        """Return whether a deal's stage metadata says closed and won."""
+        """Return whether a deal's stage metadata marks it closed and won."""
         row = self.stage(
             record.properties.get("pipeline"), record.properties.get("dealstage")
         )
@@ -352,8 +352,8 @@ class HubSpotStore:
         """Merge `merged_id` into `primary_id` and return the resulting record.
 
         For the types in `config.merge_new_id_types` the result is a new
-        record with a new id and both old ids become aliases of it;
-        otherwise the primary keeps its id. `hs_merged_object_ids` lists
+        record with a new id, and both old ids become aliases of it. For
+        other types the primary keeps its id. `hs_merged_object_ids` lists
         every id merged into the result.
         """
         with self.lock:
@@ -364,17 +364,17 @@ class HubSpotStore:
                     400, "Cannot merge an object with itself.", "VALIDATION_ERROR"
                 )
             if object_type in self.config.merge_new_id_types:
-                result, gone = self._merge_into_new(primary, secondary)
+                result, merged_away = self._merge_into_new(primary, secondary)
             else:
-                result, gone = primary, [secondary]
-            self._absorb(result, gone)
+                result, merged_away = primary, [secondary]
+            self._absorb(result, merged_away)
             if notify:
                 self._emit(
                     object_type,
                     "merge",
                     result.id,
                     primaryObjectId=int(result.id),
-                    mergedObjectIds=[int(record.id) for record in gone],
+                    mergedObjectIds=[int(record.id) for record in merged_away],
                     numberOfPropertiesMoved=len(secondary.properties),
                 )
             return result
@@ -535,10 +535,10 @@ class HubSpotStore:
         self.records[primary.object_type][result.id] = result
         return result, [primary, secondary]
 
-    def _absorb(self, result, gone):
+    def _absorb(self, result, merged_away):
         separator = self.config.merged_ids_separator
         former = _split_ids(result.properties.get("hs_merged_object_ids"), separator)
-        for record in gone:
+        for record in merged_away:
             former += _split_ids(
                 record.properties.get("hs_merged_object_ids"), separator
             )

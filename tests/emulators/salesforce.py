@@ -3,9 +3,9 @@
 Serves `/services/oauth2/token`, `/services/data/vXX.X/` query and queryAll
 with `nextRecordsUrl` paging, getUpdated and getDeleted, sObject reads,
 writes and upserts by external id, and sObject collections. Sessions expire
-after the configured idle time and are then answered with a 401
-INVALID_SESSION_ID error array; every REST response but the version list
-carries `Sforce-Limit-Info`. Errors are JSON arrays of
+after the configured idle time, and requests with an expired session get a
+401 INVALID_SESSION_ID error array. Every REST response but the version
+list carries `Sforce-Limit-Info`. Errors are JSON arrays of
 `{"message", "errorCode", "fields"}`, as Salesforce sends them.
 """
 
@@ -421,9 +421,9 @@ class SalesforceApp(SalesforceAuth, SalesforceCollections, EmulatorApp):
     def upsert(self, request, version, object_type, field, value):
         """PATCH .../sobjects/{type}/{externalIdField}/{value}: upsert.
 
-        201 on create; on update 204 before the configured version and 200
-        with a body from it; 300 with the matching record URLs when
-        several records carry the value.
+        A create returns 201. An update returns 204 before the configured
+        version and 200 with a body from it. When several records carry the
+        value, the response is 300 with their URLs.
         """
         object_type = self._call(self.store.type_name, object_type)
         definition = self._external_id_field(object_type, field)
@@ -505,8 +505,8 @@ class SalesforceApp(SalesforceAuth, SalesforceCollections, EmulatorApp):
 
     def render(self, request, version, object_type, record):
         """Return a record as REST JSON: attributes first, then the fields."""
-        wanted = request.args.get("fields")
-        names = [name.strip() for name in wanted.split(",")] if wanted else None
+        requested = request.args.get("fields")
+        names = [name.strip() for name in requested.split(",")] if requested else None
         fields = self.store.fields[object_type]
         data = {
             "attributes": {

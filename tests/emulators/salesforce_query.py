@@ -1,10 +1,10 @@
 """Running parsed SOQL against the Salesforce emulator's store.
 
-Field names are resolved against the object's fields (case-insensitive, one
-level of parent relationship such as `Account.Name`), each condition's
-literal is checked against the field type the way Salesforce checks it,
-and the matching rows are sorted, cut by OFFSET and LIMIT and rendered as
-REST query records with an `attributes` entry.
+Field names are resolved against the object's fields, case-insensitively
+and through at most one parent relationship such as `Account.Name`. Each
+condition's literal is checked against the field type the way Salesforce
+checks it. The matching rows are then sorted, cut by OFFSET and LIMIT and
+rendered as REST query records with an `attributes` entry.
 """
 
 import re
@@ -218,10 +218,8 @@ def _key(definition, value):
 
 
 def _like(current, pattern):
-    regex = "".join(
-        ".*" if char == "%" else "." if char == "_" else re.escape(char)
-        for char in pattern
-    )
+    wildcards = {"%": ".*", "_": "."}
+    regex = "".join(wildcards.get(char) or re.escape(char) for char in pattern)
     return re.fullmatch(regex, str(current), re.IGNORECASE | re.DOTALL) is not None
 
 

@@ -1,10 +1,11 @@
 """Data model of the Salesforce REST emulator.
 
 The store keeps Accounts, Contacts, Opportunities, OpportunityLineItems,
-Products and Users with 18-character ids, the system fields Salesforce
-maintains (SystemModstamp, IsDeleted, MasterRecordId), a recycle bin that
-getDeleted reads, merges that delete the losing records and point them at
-the master, and opportunity stages that decide IsWon and IsClosed. Writes
+Products and Users with 18-character ids and the system fields Salesforce
+maintains (SystemModstamp, IsDeleted, MasterRecordId). Deleted records go
+to a recycle bin that getDeleted reads. A merge deletes the losing records
+and points them at the master. Opportunity stages decide IsWon and
+IsClosed. Writes
 are validated as the REST API validates them and rejected with its error
 codes. Tests seed the store directly (`add_account`, `add_opportunity`, ...).
 """

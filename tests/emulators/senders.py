@@ -35,7 +35,7 @@ HUBSPOT_USER_AGENT = (
 # senders default to a fast schedule so tests finish quickly.
 HUBSPOT_VENDOR_RETRY_DELAYS = tuple(120 * 2**attempt for attempt in range(10))
 FAST_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8)
-# Statuses HubSpot does not retry; every other non-2xx answer is retried.
+# Statuses HubSpot does not retry. Every other non-2xx status is retried.
 HUBSPOT_FINAL_STATUSES = frozenset({400, 401, 403, 404, 405})
 HUBSPOT_MAX_EVENTS = 100
 

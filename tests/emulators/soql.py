@@ -1,7 +1,7 @@
 """A small SOQL parser and evaluator for the Salesforce emulator.
 
-It understands the subset the suite sends and rejects everything else with
-MALFORMED_QUERY, so a client never gets a silently wrong answer:
+It parses the subset the suite sends and rejects everything else with
+MALFORMED_QUERY, so a client never gets a silently wrong result:
 
     SELECT field, Parent.field, ... | COUNT()
     FROM Object

@@ -9,11 +9,19 @@ import argparse
 import json
 import sys
 
-from . import context, queue
+from . import context, queue, webhook
 
 # Each benchmark: name -> function(registry, args) returning its figures.
 BENCHMARKS = {
     "queue": lambda registry, args: queue.measure(registry, count=args.queue_jobs),
+    "webhook": lambda registry, args: webhook.measure(
+        registry,
+        args.db,
+        args.addons_path,
+        args.http_port + 2,
+        batches=args.webhook_batches,
+        data_dir=args.data_dir,
+    ),
 }
 
 
@@ -29,6 +37,9 @@ def parse_args(argv):
     )
     parser.add_argument("--data-dir", help="Odoo data directory of the database")
     parser.add_argument("--queue-jobs", type=int, default=2000, help="noop jobs to run")
+    parser.add_argument(
+        "--webhook-batches", type=int, default=100, help="HubSpot batches per round"
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args(argv)
 

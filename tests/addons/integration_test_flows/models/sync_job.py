@@ -1,5 +1,6 @@
 """Flows that exist only to exercise the queue: each payload says what to do."""
 
+import os
 import time
 
 from odoo import models
@@ -61,12 +62,20 @@ class IntegrationSyncJob(models.Model):
         raise ZeroDivisionError("handler bug")
 
     def _handle_test_count(self):
-        """Record each run in the job's own transaction, to count double runs."""
+        """Record each run in the job's own transaction, to count double runs.
+
+        Sleeps for the payload's `seconds` (default none) after the insert,
+        so a fault test can stop a worker in the middle of a job, and
+        returns the worker's process id, so a test can tell which process
+        ran the job.
+        """
         self.env.cr.execute(
             "INSERT INTO integration_test_ping (body, create_date) "
             "VALUES (%s, now() AT TIME ZONE 'UTC')",
             [f"job:{self.id}"],
         )
+        time.sleep((self.payload or {}).get("seconds", 0))
+        return f"pid {os.getpid()}"
 
     def _handle_test_sleep(self):
         time.sleep((self.payload or {}).get("seconds", 1))

@@ -10,7 +10,7 @@ from odoo.addons.integration_audit.services.errors import (
 )
 from odoo.tools import config
 
-from ..services import harvest, productive
+from ..services import harvest, people, productive, time_sweep
 from ..services.time_batch import FLOW as TIME_FLOW
 from ..services.time_batch import TimeBatch
 from ..services.validation import PsaBusinessError
@@ -50,6 +50,13 @@ class IntegrationBackend(models.Model):
         help="Records asked for per page; 0 uses the PSA's maximum (2000 for "
         "Harvest, 200 for Productive). Smaller pages use less memory per "
         "transaction and more requests.",
+    )
+    psa_deletion_window_days = fields.Integer(
+        string="Deletion check window (days)",
+        default=45,
+        help="After each complete time pull, entries spent in this many past days "
+        "are listed again to find the ones deleted in the PSA; 0 turns the "
+        "check off and leaves deletions to webhooks.",
     )
     psa_create_tasks = fields.Boolean(
         string="Create missing tasks",
@@ -306,6 +313,32 @@ class IntegrationBackend(models.Model):
             "params": {"type": "info", "message": message, "sticky": False},
         }
 
+    def action_psa_sync_people(self):
+        """Map every PSA user to an employee now; report what is left to decide."""
+        self.ensure_one()
+        self.check_access("write")
+        counts = self.sudo()._psa_sync_people()
+        message = _(
+            "%(read)s active PSA users: %(mapped)s mapped to employees, %(unknown)s "
+            "waiting in the exception queue.",
+            **counts,
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": "info", "message": message, "sticky": False},
+        }
+
+    def _psa_sync_people(self):
+        """Map the PSA's users in a transaction of its own; return the counts.
+
+        Committed before the time pull starts, whose page transactions bind
+        people too: an uncommitted mapping here would make them wait.
+        """
+        self.ensure_one()
+        with self.env.registry.cursor() as cr:
+            return people.sync_people(self.with_env(self.env(cr=cr)))
+
     def _psa_import_time(self, full=False, time_budget=None):
         """Run (or resume) this backend's time pull; return its counts."""
         self.ensure_one()
@@ -322,10 +355,22 @@ class IntegrationBackend(models.Model):
         """
         budget = self._psa_cron_budget()
         for backend in self._psa_due_backends(TIME_FLOW):
+            if not backend._psa_run_in_progress(TIME_FLOW):
+                backend._psa_sync_people()
             counts = backend._psa_import_time(time_budget=budget)
             _logger.info("PSA time pull of backend %s: %s", backend.id, counts)
             if not counts["complete"]:
                 return
+            backend._psa_sweep_deleted_time()
+
+    def _psa_sweep_deleted_time(self, today=None):
+        """Remove the timesheets of entries deleted in the PSA; return the counts."""
+        self.ensure_one()
+        if self.psa_deletion_window_days <= 0:
+            return None
+        today = today or fields.Date.context_today(self)
+        date_from = today - timedelta(days=self.psa_deletion_window_days)
+        return time_sweep.sweep_deleted(self, date_from, today).as_dict()
 
     @api.model
     def _psa_cron_budget(self):
@@ -333,6 +378,11 @@ class IntegrationBackend(models.Model):
         if limit <= 0:
             limit = config.get("limit_time_real") or 0
         return limit * CRON_TIME_SHARE if limit > 0 else DEFAULT_CRON_BUDGET_SECONDS
+
+    def _psa_run_in_progress(self, code):
+        """Return whether the pull of flow `code` stopped before its last page."""
+        flow = self.flow_ids.filtered(lambda f: f.code == code)
+        return bool(flow) and '"run"' in (flow.watermark or "")
 
     @api.model
     def _psa_due_backends(self, code):
@@ -350,7 +400,7 @@ class IntegrationBackend(models.Model):
                 continue
             if not flow.enabled:
                 continue
-            in_progress = '"run"' in (flow.watermark or "")
+            in_progress = backend._psa_run_in_progress(code)
             interval = fields.Datetime.subtract(now, minutes=flow.interval_minutes or 0)
             if in_progress or not flow.last_run_at or flow.last_run_at <= interval:
                 due |= backend

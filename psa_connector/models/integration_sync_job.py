@@ -2,7 +2,9 @@
 
 from odoo import models
 
+from ..services import mapping
 from ..services.time_import import TimeImporter, entry_from_payload
+from ..services.validation import unknown_person_error
 
 
 class IntegrationSyncJob(models.Model):
@@ -13,11 +15,25 @@ class IntegrationSyncJob(models.Model):
         handlers = super()._get_flow_handlers()
         handlers.update(
             {
+                "psa.person": "_psa_handle_person",
                 "psa.time_entry": "_psa_handle_time_entry",
                 "psa.webhook": "_psa_handle_webhook",
             }
         )
         return handlers
+
+    def _psa_handle_person(self):
+        """Map a PSA user to their employee; raise while none matches."""
+        payload = self.payload or {}
+        person_id = str(payload.get("person_id"))
+        employees = mapping.resolve_employees(
+            self.env, self.backend_id, {person_id: payload.get("person_email") or ""}
+        )
+        if person_id not in employees:
+            raise unknown_person_error(
+                self.backend_id, person_id, payload.get("person_email")
+            )
+        return employees[person_id]
 
     def _psa_handle_time_entry(self):
         """Import (or remove) one time entry the batch could not take.

@@ -12,7 +12,11 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from odoo.addons.integration_audit.services.errors import BusinessError, RetryableError
+from odoo.addons.integration_audit.services.errors import (
+    BusinessError,
+    RemoteRejectedError,
+    RetryableError,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -60,6 +64,15 @@ class PsaClient:
                 continue
             return response.json() if response.content else {}
 
+    def get_or_none(self, path, params=None):
+        """Return the JSON body of a GET, or None when the PSA answers 404."""
+        try:
+            return self.request("GET", path, params=params)
+        except RemoteRejectedError as error:
+            if error.status_code == 404:
+                return None
+            raise
+
     def _wait(self, attempt, error):
         backoff = FIRST_WAIT_SECONDS * 2 ** (attempt - 1)
         delay = min(max(float(error.retry_after or 0), backoff), MAX_WAIT_SECONDS)
@@ -93,8 +106,14 @@ class PsaClient:
         """Call the cheapest authenticated endpoint; raise when it fails."""
         raise NotImplementedError
 
-    def iter_time_entry_pages(self, updated_since=None, resume_token=None):
+    def iter_time_entry_pages(
+        self, updated_since=None, resume_token=None, date_from=None, date_to=None
+    ):
         """Yield `Page`s of `TimeEntry` changed since `updated_since`."""
+        raise NotImplementedError
+
+    def get_time_entry(self, entry_id):
+        """Return one `TimeEntry`, or None when the PSA no longer has it."""
         raise NotImplementedError
 
     def iter_people(self):

@@ -9,8 +9,6 @@ once per run to fill `person_email`.
 
 from decimal import ROUND_HALF_UP
 
-from odoo.addons.integration_audit.services.errors import RemoteRejectedError
-
 from .client import PsaClient
 from .records import (
     Expense,
@@ -105,9 +103,19 @@ class HarvestClient(PsaClient):
     # Time entries
     # ------------------------------------------------------------------
 
-    def iter_time_entry_pages(self, updated_since=None, resume_token=None):
-        """Yield `Page`s of time entries changed at or after `updated_since`."""
+    def iter_time_entry_pages(
+        self, updated_since=None, resume_token=None, date_from=None, date_to=None
+    ):
+        """Yield `Page`s of time entries changed at or after `updated_since`.
+
+        `date_from` and `date_to` (inclusive) limit the list to entries spent
+        in that window.
+        """
         params = {"updated_since": updated_since} if updated_since else {}
+        if date_from:
+            params["from"] = date_from.isoformat()
+        if date_to:
+            params["to"] = date_to.isoformat()
         pages = self.iter_pages("/time_entries", "time_entries", params, resume_token)
         for raw_entries, next_token, total in pages:
             entries = [self.time_entry_from(raw) for raw in raw_entries]
@@ -115,7 +123,8 @@ class HarvestClient(PsaClient):
 
     def get_time_entry(self, entry_id):
         """Return one time entry, or None when Harvest no longer has it."""
-        return self._get_or_none(f"/time_entries/{entry_id}", self.time_entry_from)
+        raw = self.get_or_none(f"/time_entries/{entry_id}")
+        return self.time_entry_from(raw) if raw else None
 
     def counts_whole_minutes(self):
         """Return whether the account records time as hours and minutes.
@@ -305,14 +314,6 @@ class HarvestClient(PsaClient):
             json={"task_id": int(task_id), "billable": billable},
         )
         return task_id
-
-    def _get_or_none(self, path, convert):
-        try:
-            return convert(self.request("GET", path))
-        except RemoteRejectedError as error:
-            if error.status_code == 404:
-                return None
-            raise
 
 
 def approval_state_of(raw):

@@ -91,11 +91,21 @@ class ProductiveClient(PsaClient):
     # Time entries
     # ------------------------------------------------------------------
 
-    def iter_time_entry_pages(self, updated_since=None, resume_token=None):
-        """Yield `Page`s of time entries changed at or after `updated_since`."""
+    def iter_time_entry_pages(
+        self, updated_since=None, resume_token=None, date_from=None, date_to=None
+    ):
+        """Yield `Page`s of time entries changed at or after `updated_since`.
+
+        `date_from` and `date_to` (inclusive) limit the list to entries of
+        that window, through Productive's `after` and `before` date filters.
+        """
         params = {"sort": "-updated_at", "include": TIME_INCLUDES}
         if updated_since:
             params["filter[updated_at][gt_eq]"] = updated_since
+        if date_from:
+            params["filter[after]"] = date_from.isoformat()
+        if date_to:
+            params["filter[before]"] = date_to.isoformat()
         for body, next_token, total in self.iter_pages(
             "/time_entries", params, resume_token
         ):
@@ -104,6 +114,14 @@ class ProductiveClient(PsaClient):
                 self.time_entry_from(raw, included) for raw in body.get("data") or []
             ]
             yield Page(entries, next_token, total)
+
+    def get_time_entry(self, entry_id):
+        """Return one time entry, or None when Productive no longer has it."""
+        params = {"include": TIME_INCLUDES}
+        body = self.get_or_none(f"/time_entries/{entry_id}", params=params)
+        if not body or not body.get("data"):
+            return None
+        return self.time_entry_from(body["data"], index_included(body))
 
     def time_entry_from(self, resource, included):
         """Return the `TimeEntry` of a time entry resource and its includes."""

@@ -82,17 +82,23 @@ def _is_closed(project):
     return bool(stage.fold) or project.last_update_status == "done"
 
 
+def unknown_person_error(backend, person_id, email):
+    """Return the error of a PSA user no employee matches."""
+    return PsaBusinessError(
+        f"PSA user {email or person_id} (id {person_id}) matches no employee by "
+        f"work e-mail on {backend.display_name}. Create the employee or link the "
+        "user to an existing one.",
+        category="unknown_employee",
+        dedup_key=f"psa:{backend.id}:unknown_employee:{person_id}",
+        candidate_model="hr.employee",
+    )
+
+
 def employee_error(backend, entry, employee, project):
     """Return why `employee` cannot carry the entry's time, or None."""
     if not employee:
-        who = entry.person_email or entry.person_name or entry.person_id
-        return PsaBusinessError(
-            f"PSA user {who} (id {entry.person_id}) matches no employee by work "
-            f"e-mail on {backend.display_name}. Create the employee or link the "
-            "user to an existing one.",
-            category="unknown_employee",
-            dedup_key=f"psa:{backend.id}:unknown_employee:{entry.person_id}",
-            candidate_model="hr.employee",
+        return unknown_person_error(
+            backend, entry.person_id, entry.person_email or entry.person_name
         )
     if not employee.active:
         return PsaBusinessError(

@@ -10,9 +10,8 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
-from odoo.tests import tagged
-
 from odoo.addons.integration_audit.services.errors import BusinessError, RetryableError
+from odoo.tests import tagged
 
 from .common import HarvestCase
 
@@ -53,7 +52,7 @@ class TestTimeBatch(HarvestCase):
     def test_pull_sends_harvest_headers(self):
         self.add_entries(1)
         self.run_pull()
-        request = [r for r in self.new_requests() if r.path == "/v2/time_entries"][0]
+        request = next(r for r in self.new_requests() if r.path == "/v2/time_entries")
 
         self.assertEqual(
             request.headers["Authorization"],
@@ -279,3 +278,45 @@ class TestTimeBatch(HarvestCase):
         )
         self.run_queue()
         self.assertFalse(self.lines_of_store([entry]))
+
+    def test_people_sync_maps_by_email_and_flags_unknown(self):
+        nina = self.store.add_user("Nina", "Rook", "Nina.Rook@example.org")
+        gone = self.store.add_user(
+            "Old", "Hand", "old.hand@example.org", is_active=False
+        )
+        for user in (nina, gone):
+            self.addCleanup(self.store.tables["users"].pop, user.id)
+        counts = self.backend._psa_sync_people()
+        self.env.invalidate_all()
+        exception = self.open_exceptions("unknown_employee")
+
+        self.assertEqual(counts, {"read": 3, "mapped": 2, "unknown": 1})
+        self.assertEqual(len(exception), 1)
+        self.assertIn("Nina.Rook@example.org", exception.description)
+
+        exception.action_psa_create_employee()
+        self.run_queue()
+        employee = self.env["hr.employee"].search(
+            [("work_email", "=", "Nina.Rook@example.org")]
+        )
+        self.assertEqual(employee.name, "Nina Rook")
+        self.assertEqual(exception.state, "resolved")
+        mapped = self.env["integration.external.id"]._external_id_of(
+            self.backend, employee
+        )
+        self.assertEqual(mapped, str(nina.id))
+
+    def test_sweep_removes_entries_deleted_in_psa(self):
+        today = date(2024, 6, 20)
+        kept, deleted, moved = self.add_entries(3, day=date(2024, 6, 10))
+        self.run_pull()
+        self.store.delete_entry(deleted.id)
+        self.store.edit_entry(moved.id, spent_date=date(2024, 1, 8))
+        counts = self.backend._psa_sweep_deleted_time(today=today)
+        self.env.invalidate_all()
+
+        self.assertEqual(counts["removed"], 1)
+        self.assertEqual(counts["updated"], 1)
+        self.assertTrue(self.lines_of_store([kept]))
+        self.assertFalse(self.lines_of_store([deleted]))
+        self.assertEqual(self.lines_of_store([moved]).date, date(2024, 1, 8))

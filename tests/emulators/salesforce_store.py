@@ -500,6 +500,7 @@ class SalesforceStore:
         product = self.get("Product2", record.get("Product2Id") or "")
         parts = (opportunity and opportunity["Name"], product and product["Name"])
         record["Name"] = " ".join(part for part in parts if part)
+        record["ProductCode"] = product["ProductCode"] if product else None
 
     def _default_currency(self, object_type, record):
         if object_type == "OpportunityLineItem":

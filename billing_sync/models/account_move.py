@@ -20,7 +20,8 @@ class AccountMove(models.Model):
     billing_status_signature = fields.Char(
         readonly=True,
         copy=False,
-        help="Last invoice status queued for the CRM; a new one is queued when it changes.",
+        help="Last invoice status queued for the CRM; a new "
+        "one is queued when it changes.",
     )
 
     def _post(self, soft=True):

@@ -158,7 +158,7 @@ class BillingAccrual(models.Model):
         return values
 
     def _to_invoice_on_date(self, line):
-        """Return (quantity, untaxed amount) delivered and not invoiced on the period end.
+        """Return (quantity, untaxed amount) delivered, not invoiced, on the period end.
 
         Uses Odoo's `accrual_entry_date` context, which limits timesheets
         and invoices to those dated on or before the period end. Only
@@ -180,7 +180,9 @@ class BillingAccrual(models.Model):
                 invoice_line.quantity, line.product_uom
             )
             invoiced_amount += sign * invoice_line.currency_id._convert(
-                invoice_line.price_subtotal, line.currency_id, line.company_id,
+                invoice_line.price_subtotal,
+                line.currency_id,
+                line.company_id,
                 move.invoice_date,
             )
         amount = line._billing_untaxed_amount(delivered) - invoiced_amount
@@ -234,7 +236,9 @@ class BillingAccrual(models.Model):
         period_end = date_utils.start_of(
             fields.Date.context_today(self), "month"
         ) - timedelta(days=1)
-        companies = self.env["res.company"].sudo().search([("chart_template", "!=", False)])
+        companies = (
+            self.env["res.company"].sudo().search([("chart_template", "!=", False)])
+        )
         created = self.browse()
         for company in companies:
             if self.search_count(

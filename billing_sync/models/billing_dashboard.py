@@ -3,7 +3,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import fields, models, tools
-from odoo.tools import date_utils
+from odoo.tools import SQL, date_utils
 
 
 class BillingDashboard(models.Model):
@@ -43,7 +43,10 @@ class BillingDashboard(models.Model):
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
-            f"CREATE VIEW {self._table} AS SELECT id, id AS company_id FROM res_company"
+            SQL(
+                "CREATE VIEW %s AS SELECT id, id AS company_id FROM res_company",
+                SQL.identifier(self._table),
+            )
         )
 
     def _sum(self, company, names, month_from=None, month_to=None):
@@ -92,7 +95,9 @@ class BillingDashboard(models.Model):
                     "utilization_rate": _ratio(
                         rates["hours_billable"], rates["capacity_hours"]
                     ),
-                    "open_alert_count": self.env["integration.exception"].sudo().search_count(
+                    "open_alert_count": self.env["integration.exception"]
+                    .sudo()
+                    .search_count(
                         [
                             ("company_id", "=", company.id),
                             ("state", "in", ("new", "in_progress")),

@@ -173,7 +173,9 @@ class BillingReconciliation(models.Model):
                 ]
             )
         )
-        return lines.filtered(lambda line: project_of(line.sale_line_ids[:1]) == project)
+        return lines.filtered(
+            lambda line: project_of(line.sale_line_ids[:1]) == project
+        )
 
     @api.model
     def _paid(self, invoice_lines):

@@ -1,10 +1,10 @@
 """Billing runs: bill a period's approved work once, under finance control.
 
 A run moves draft -> validated -> previewed -> generated -> posted, or to
-cancelled. Validation records checkpoints as issues, the preview records per
-order what will be invoiced and what is left out, generation creates draft
-invoices through Odoo's own sale invoicing one order at a time, and posting
-needs a billing approver inside the company's posting window.
+cancelled. Validation records checkpoints as issues. The preview records per
+order what will be invoiced and what is left out. Generation creates draft
+invoices through Odoo's own sale invoicing, one order at a time. Posting
+needs a billing approver and happens inside the company's posting window.
 """
 
 from datetime import timedelta
@@ -319,7 +319,8 @@ class BillingRun(models.Model):
             if not run.approved_by_id:
                 raise UserError(
                     _(
-                        "Billing run %s is not approved. A billing approver must approve "
+                        "Billing run %s is not approved. A billing "
+                        "approver must approve "
                         "it before posting.",
                         run.name,
                     )
@@ -336,7 +337,8 @@ class BillingRun(models.Model):
             if run.state == "posted":
                 raise UserError(
                     _(
-                        "Billing run %s is posted. Issue credit notes from its invoices "
+                        "Billing run %s is posted. Issue credit "
+                        "notes from its invoices "
                         "instead of cancelling it.",
                         run.name,
                     )
@@ -376,7 +378,8 @@ class BillingRun(models.Model):
         if self.state != expected:
             raise UserError(
                 _(
-                    "Billing run %(run)s is %(state)s; only a %(expected)s run can move "
+                    "Billing run %(run)s is %(state)s; only a "
+                    "%(expected)s run can move "
                     "on to %(target)s.",
                     run=self.name,
                     state=dict(RUN_STATES)[self.state],

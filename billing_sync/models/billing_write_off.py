@@ -42,7 +42,8 @@ class BillingWriteOff(models.Model):
     amount = fields.Monetary(
         string="Lost realisation",
         readonly=True,
-        help="Value of the written-off time at its sale order price, in company currency.",
+        help="Value of the written-off time at its sale "
+        "order price, in company currency.",
     )
 
     @api.model_create_multi
@@ -80,14 +81,16 @@ class BillingWriteOff(models.Model):
             if not timesheet.so_line:
                 raise UserError(
                     _(
-                        "Timesheet %s is not billable, so there is nothing to write off.",
+                        "Timesheet %s is not billable, so there "
+                        "is nothing to write off.",
                         timesheet.display_name,
                     )
                 )
             if not timesheet._is_not_billed() or timesheet.billing_write_off_id:
                 raise UserError(
                     _(
-                        "Timesheet %s is already invoiced or written off. Issue a credit "
+                        "Timesheet %s is already invoiced or "
+                        "written off. Issue a credit "
                         "note instead.",
                         timesheet.display_name,
                     )
@@ -95,7 +98,11 @@ class BillingWriteOff(models.Model):
 
     @api.model
     def _value_of(self, timesheets, company):
-        """Return the value of `timesheets` at their order line price, company currency."""
+        """Return the value of `timesheets` at their order line price.
+
+        The value is in the currency of `company`, converted on each
+        timesheet's date.
+        """
         total = 0.0
         for timesheet in timesheets:
             line = timesheet.so_line

@@ -44,7 +44,8 @@ class ResCompany(models.Model):
     billing_alert_crm_unpaid_hours = fields.Integer(
         string="Paid invoice not in the CRM after (hours)",
         default=24,
-        help="Hours after an invoice is paid before a CRM that was not told raises an alert.",
+        help="Hours after an invoice is paid before a CRM that "
+        "was not told raises an alert.",
     )
 
     def _billing_accrual_accounts(self):
@@ -52,7 +53,7 @@ class ResCompany(models.Model):
 
         Defaults are the company's first miscellaneous journal and a new
         current-asset account next to the existing ones; a company without
-        a chart of accounts gets a UserError that says what to configure.
+        a chart of accounts gets a UserError that names what to configure.
         """
         self.ensure_one()
         journal = self.billing_accrual_journal_id or self.env["account.journal"].search(

@@ -33,7 +33,8 @@ class ResPartner(models.Model):
         if missing:
             raise UserError(
                 _(
-                    "Customer %(customer)s of order %(order)s lacks %(missing)s. Complete "
+                    "Customer %(customer)s of order %(order)s "
+                    "lacks %(missing)s. Complete "
                     "the customer, then generate the run again.",
                     customer=self.commercial_partner_id.display_name,
                     order=order.name,

@@ -8,7 +8,13 @@ from datetime import timedelta
 
 from odoo import _, fields
 
-from .status import CRM_KINDS, CRM_STATUS_FLOW, crm_deal_mappings
+from .status import (
+    CRM_BRIDGE_FLOW,
+    CRM_KINDS,
+    CRM_STATUS_FLOW,
+    crm_deal_mappings,
+    job_mentions_deal,
+)
 
 
 class BillingAlerts:
@@ -28,7 +34,7 @@ class BillingAlerts:
             | self.paid_invoices_unpaid_in_crm()
         )
 
-    def _open(self, category, key, name, description, record, owner):
+    def _open(self, category, key, *, name, description, record, owner):
         return self.Exception._open(
             {
                 "name": name,
@@ -72,31 +78,31 @@ class BillingAlerts:
         orders = self.env["sale.order"].sudo().browse(mapped.mapped("res_id")).exists()
         orders = orders.filtered(lambda o: o.state == "sale" and o.date_order < limit)
         exceptions = self.Exception.browse()
-        for lead in leads.filtered(lambda line: not line.order_ids.project_ids):
+        for lead in leads.filtered(lambda lead: not lead.order_ids.project_ids):
             exceptions |= self._open(
                 "won_deal_without_project",
                 f"crm.lead:{lead.id}",
-                _("Won deal %s has no project", lead.name),
-                _(
-                    "The deal was won on %(date)s and no project delivers it yet. Confirm "
-                    "its quotation or create the project.",
+                name=_("Won deal %s has no project", lead.name),
+                description=_(
+                    "The deal was won on %(date)s and no project delivers it "
+                    "yet. Confirm its quotation or create the project.",
                     date=lead.date_closed,
                 ),
-                lead,
-                lead.user_id,
+                record=lead,
+                owner=lead.user_id,
             )
         for order in orders.filtered(lambda o: not o.project_ids):
             exceptions |= self._open(
                 "won_deal_without_project",
                 f"sale.order:{order.id}",
-                _("Order %s from a won deal has no project", order.name),
-                _(
+                name=_("Order %s from a won deal has no project", order.name),
+                description=_(
                     "The order was confirmed on %(date)s. Create its project or add a "
                     "service that creates one.",
                     date=order.date_order,
                 ),
-                order,
-                order.user_id,
+                record=order,
+                owner=order.user_id,
             )
         return exceptions
 
@@ -128,19 +134,19 @@ class BillingAlerts:
             exceptions |= self._open(
                 "time_not_invoiced",
                 f"project.project:{project.id}",
-                _(
+                name=_(
                     "%(hours).2f hours of %(project)s not invoiced",
                     hours=hours,
                     project=project.display_name,
                 ),
-                _(
+                description=_(
                     "Time worked before %(date)s on project %(project)s is still not "
                     "invoiced. Bill it in the next billing run or write it off.",
                     date=limit,
                     project=project.display_name,
                 ),
-                project,
-                owner,
+                record=project,
+                owner=owner,
             )
         return exceptions
 
@@ -166,37 +172,53 @@ class BillingAlerts:
             exceptions |= self._open(
                 "crm_shows_unpaid",
                 f"account.move:{move.id}",
-                _("Invoice %s is paid but the CRM still shows it unpaid", move.name),
-                _(
+                name=_(
+                    "Invoice %s is paid but the CRM still shows it unpaid", move.name
+                ),
+                description=_(
                     "The paid status of the invoice did not reach the CRM. Check the "
                     "invoice status jobs in Integrations > Sync Jobs and replay them."
                 ),
-                move,
-                move.invoice_user_id,
+                record=move,
+                owner=move.invoice_user_id,
             )
         return exceptions
 
     def _crm_status_missing(self, move, limit):
-        """Return True when a mapped deal has not received the paid status in time."""
-        if not crm_deal_mappings(move):
+        """Return True when a mapped deal has not heard of the payment in time.
+
+        The payment time is when the last payment was matched to the
+        invoice; a status job finished after it means the CRM was told.
+        """
+        paid_at = self._paid_at(move)
+        if not paid_at or paid_at > limit:
             return False
         jobs = (
             self.env["integration.sync.job"]
             .sudo()
             .search(
                 [
-                    ("flow", "=", CRM_STATUS_FLOW),
-                    ("res_model", "=", "account.move"),
-                    ("res_id", "=", move.id),
+                    ("direction", "=", "outbound"),
+                    ("flow", "in", (CRM_STATUS_FLOW, CRM_BRIDGE_FLOW)),
+                    ("state", "=", "done"),
+                    ("finished_at", ">=", paid_at),
                 ]
             )
         )
-        paid = [
-            job
-            for job in jobs
-            if (job.payload or {}).get("payment_state") == move.payment_state
-        ]
-        if any(job.state == "done" for job in paid):
-            return False
-        sent_at = min((job.create_date for job in paid), default=None)
-        return sent_at is None or sent_at < limit
+        for mapping in crm_deal_mappings(move):
+            told = jobs.filtered(
+                lambda job, m=mapping: (
+                    job.backend_id == m.backend_id
+                    and job_mentions_deal(job, m.external_id)
+                )
+            )
+            if not told:
+                return True
+        return False
+
+    def _paid_at(self, move):
+        receivable = move.line_ids.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        )
+        partials = receivable.matched_debit_ids | receivable.matched_credit_ids
+        return max(partials.mapped("create_date"), default=None)

@@ -109,7 +109,8 @@ class RunCheckpoints:
                     "psa_queue",
                     "warning",
                     _(
-                        "%(count)s PSA import job(s) are still queued; time they carry is "
+                        "%(count)s PSA import job(s) are still "
+                        "queued; time they carry is "
                         "not billed until they run.",
                         count=queued,
                     ),
@@ -177,7 +178,8 @@ class RunCheckpoints:
                         "missing_rate",
                         "blocking",
                         _(
-                            "Line %(line)s of order %(order)s has no price. Set its rate, "
+                            "Line %(line)s of order %(order)s has no "
+                            "price. Set its rate, "
                             "then validate again.",
                             line=line.name,
                             order=order.name,
@@ -195,7 +197,8 @@ class RunCheckpoints:
                         "missing_product",
                         "blocking",
                         _(
-                            "Line %(line)s of order %(order)s has no product or no income "
+                            "Line %(line)s of order %(order)s has no "
+                            "product or no income "
                             "account. Set them, then validate again.",
                             line=line.name,
                             order=order.name,
@@ -217,7 +220,8 @@ class RunCheckpoints:
                         "customer_data",
                         "blocking",
                         _(
-                            "Customer %(customer)s lacks %(missing)s, which order %(order)s's "
+                            "Customer %(customer)s lacks %(missing)s, "
+                            "which order %(order)s's "
                             "invoice needs.",
                             customer=customer.display_name,
                             missing=", ".join(missing),
@@ -245,7 +249,8 @@ class RunCheckpoints:
                     "budget_overrun",
                     "warning",
                     _(
-                        "Project %(project)s used %(used).2f of %(budget).2f allocated hours.",
+                        "Project %(project)s used %(used).2f of "
+                        "%(budget).2f allocated hours.",
                         project=project.display_name,
                         used=project.effective_hours,
                         budget=project.allocated_hours,
@@ -262,7 +267,8 @@ class RunCheckpoints:
                     "budget_overrun",
                     "warning",
                     _(
-                        "Prepaid line %(line)s of order %(order)s is %(hours).2f hours over.",
+                        "Prepaid line %(line)s of order %(order)s "
+                        "is %(hours).2f hours over.",
                         line=line.name,
                         order=line.order_id.name,
                         hours=-line.remaining_hours,
@@ -298,7 +304,8 @@ class RunCheckpoints:
                         "milestone_unmarked",
                         "warning",
                         _(
-                            "Milestone %(milestone)s of project %(project)s looks reached "
+                            "Milestone %(milestone)s of project "
+                            "%(project)s looks reached "
                             "(%(why)s) but is not marked reached, so it is not billed.",
                             milestone=milestone.name,
                             project=milestone.project_id.display_name,

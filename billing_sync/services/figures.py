@@ -85,7 +85,12 @@ class FigureBuilder:
             values.append(row)
         return values
 
-    def _add(self, day, partner, project, user, measure, value):
+    def _add(self, where, measure, value):
+        """Add `value` to `measure` in the row of `where`.
+
+        `where` is (day, customer, project, salesperson).
+        """
+        day, partner, project, user = where
         key = (
             month_of(day),
             partner.commercial_partner_id.id or False,
@@ -118,10 +123,7 @@ class FigureBuilder:
             day = lead.date_deadline or self.today
             amount = self._to_company(lead.expected_revenue, lead.company_currency, day)
             self._add(
-                day,
-                lead.partner_id,
-                self.env["project.project"],
-                lead.user_id,
+                (day, lead.partner_id, self.env["project.project"], lead.user_id),
                 "pipeline",
                 amount,
             )
@@ -152,10 +154,7 @@ class FigureBuilder:
             for measure, amount in (("backlog", backlog), ("wip", wip)):
                 if amount:
                     self._add(
-                        self.today,
-                        order.partner_id,
-                        project_of(line),
-                        order.user_id,
+                        (self.today, order.partner_id, project_of(line), order.user_id),
                         measure,
                         self._to_company(amount, line.currency_id, self.today),
                     )
@@ -183,27 +182,18 @@ class FigureBuilder:
             )
             for project, share, amount in shares:
                 self._add(
-                    move.invoice_date,
-                    move.partner_id,
-                    project,
-                    move.invoice_user_id,
+                    (move.invoice_date, move.partner_id, project, move.invoice_user_id),
                     "invoiced",
                     amount,
                 )
                 self._add(
-                    move.invoice_date,
-                    move.partner_id,
-                    project,
-                    move.invoice_user_id,
+                    (move.invoice_date, move.partner_id, project, move.invoice_user_id),
                     "outstanding",
                     outstanding * share,
                 )
                 for day, paid in collected.items():
                     self._add(
-                        day,
-                        move.partner_id,
-                        project,
-                        move.invoice_user_id,
+                        (day, move.partner_id, project, move.invoice_user_id),
                         "collected",
                         paid * share,
                     )
@@ -255,8 +245,8 @@ class FigureBuilder:
             partner = line.order_id.partner_id or timesheet.project_id.partner_id
             user = line.order_id.user_id
             key = (timesheet.date, partner, timesheet.project_id, user)
-            self._add(*key, "hours_total", timesheet.unit_amount)
-            self._add(*key, "cost_time", -timesheet.amount)
+            self._add(key, "hours_total", timesheet.unit_amount)
+            self._add(key, "cost_time", -timesheet.amount)
             if line and line._billing_is_timesheet_line():
                 self._add_realisation(timesheet, line, key)
 
@@ -273,13 +263,13 @@ class FigureBuilder:
         value = self._to_company(
             line._billing_untaxed_amount(quantity), line.currency_id, timesheet.date
         )
-        self._add(*key, "hours_billable", timesheet.unit_amount)
-        self._add(*key, "standard_value", standard)
+        self._add(key, "hours_billable", timesheet.unit_amount)
+        self._add(key, "standard_value", standard)
         invoice = timesheet.timesheet_invoice_id
         if timesheet.billing_write_off_id:
-            self._add(*key, "written_off_value", value)
+            self._add(key, "written_off_value", value)
         elif invoice.state == "posted" and invoice.payment_state != "reversed":
-            self._add(*key, "billed_value", value)
+            self._add(key, "billed_value", value)
 
     def _add_expenses(self):
         expenses = (
@@ -297,10 +287,7 @@ class FigureBuilder:
             order = expense.sale_order_id
             project = order.project_id or order.project_ids[:1]
             self._add(
-                expense.date,
-                order.partner_id,
-                project,
-                order.user_id,
+                (expense.date, order.partner_id, project, order.user_id),
                 "cost_expenses",
                 expense.total_amount,
             )
@@ -326,10 +313,7 @@ class FigureBuilder:
             end = datetime.combine(date_utils.end_of(month, "month"), time.max)
             hours = employee._get_work_days_data_batch(start, end, compute_leaves=False)
             self._add(
-                month,
-                nobody,
-                self.env["project.project"],
-                self.env["res.users"],
+                (month, nobody, self.env["project.project"], self.env["res.users"]),
                 "capacity_hours",
                 hours.get(employee.id, {}).get("hours", 0.0),
             )

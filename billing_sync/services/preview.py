@@ -80,15 +80,9 @@ class RunPreview:
         return self.env["billing.run.order"].create(values)
 
     def _add(
-        self,
-        run_order,
-        line,
-        quantity,
-        included,
-        reason=False,
-        kind="invoice",
-        note=False,
+        self, run_order, line, quantity, *, reason=False, kind="invoice", note=False
     ):
+        """Create one preview line; a line with a `reason` is left out."""
         return self.env["billing.run.line"].create(
             {
                 "run_id": self.run.id,
@@ -97,7 +91,7 @@ class RunPreview:
                 "project_id": (line.project_id or line.order_id.project_id).id,
                 "kind": kind,
                 "billing_type": line._billing_type(),
-                "included": included,
+                "included": not reason,
                 "exclusion_reason": reason,
                 "note": note,
                 "quantity": quantity,
@@ -112,39 +106,37 @@ class RunPreview:
         if float_is_zero(quantity, precision_digits=self.precision):
             return
         if line._billing_type() not in self.scope:
-            self._add(run_order, line, quantity, False, "out_of_scope")
+            self._add(run_order, line, quantity, reason="out_of_scope")
         elif run_order.state == "held":
             self._add(
-                run_order, line, quantity, False, "held", note=run_order.hold_reason
+                run_order, line, quantity, reason="held", note=run_order.hold_reason
             )
         elif quantity < 0:
             self._add(
                 run_order,
                 line,
                 quantity,
-                False,
-                "negative",
+                reason="negative",
                 note=_("Issue a credit note from the order for the difference."),
             )
         elif line._billing_is_timesheet_line():
             self._preview_time(run_order, line, quantity)
         else:
-            self._add(run_order, line, quantity, True)
+            self._add(run_order, line, quantity)
 
     def _preview_time(self, run_order, line, quantity):
         """Split a timesheet line into time inside the billed range and outside it."""
         start, end = self.run._timesheet_range(line.order_id)
         in_range = line._billing_uninvoiced_hours(start, end).get(line.id, 0.0)
         if not float_is_zero(in_range, precision_digits=self.precision):
-            self._add(run_order, line, in_range, True)
+            self._add(run_order, line, in_range)
         outside = quantity - in_range
         if outside > 0 and not float_is_zero(outside, precision_digits=self.precision):
             self._add(
                 run_order,
                 line,
                 outside,
-                False,
-                "outside_period",
+                reason="outside_period",
                 note=_("Billed by the run whose period contains that time."),
             )
 
@@ -156,7 +148,6 @@ class RunPreview:
             run_order,
             line,
             -correction.invoiced_quantity,
-            True,
             kind="credit",
             note=correction.reason,
         )
@@ -164,7 +155,6 @@ class RunPreview:
             run_order,
             line,
             correction.corrected_quantity,
-            True,
             kind="rebill",
             note=correction.reason,
         )
@@ -190,4 +180,4 @@ class RunPreview:
             )
         )
         for line, hours in groups:
-            self._add(run_order, line, hours, False, "written_off")
+            self._add(run_order, line, hours, reason="written_off")

@@ -8,6 +8,8 @@ change of state, payment state or residual amount is queued once more.
 CRM_KINDS = ("hubspot", "salesforce")
 PSA_KINDS = ("harvest", "productive")
 CRM_STATUS_FLOW = "crm.invoice_status"
+CRM_BRIDGE_FLOW = "crm.deal_push"
+CRM_BRIDGE_PUSH = "crm.bridge.deal.push"
 PSA_LINK_FLOW = "psa.invoice_link"
 
 
@@ -55,7 +57,14 @@ def crm_status_payload(move, mapping):
 
 
 def enqueue_crm_status(move):
-    """Queue one status job per mapped deal of `move`; return the jobs."""
+    """Queue the status of `move` for its mapped CRM deals; return the jobs.
+
+    The CRM bridge's deal push is used when it is installed; otherwise one
+    `crm.invoice_status` job per mapped deal carries the status.
+    """
+    if CRM_BRIDGE_PUSH in move.env:
+        orders = move.line_ids.sale_line_ids.order_id
+        return move.env[CRM_BRIDGE_PUSH].sudo()._enqueue_invoice_status(orders)
     Job = move.env["integration.sync.job"].sudo()
     signature = status_signature(move)
     jobs = Job.browse()
@@ -113,3 +122,12 @@ def enqueue_psa_links(move):
             res_id=move.id,
         )
     return jobs
+
+
+def job_mentions_deal(job, external_id):
+    """Return True when status job `job` carries the status of deal `external_id`."""
+    payload = job.payload if isinstance(job.payload, dict) else {}
+    if payload.get("deal_external_id") == external_id:
+        return True
+    deals = payload.get("deals")
+    return isinstance(deals, dict) and external_id in deals

@@ -25,7 +25,8 @@ class TestAccrual(BillingCase):
 
         self.assertEqual(accrual.state, "to_review")
         details = [
-            (line.order_id.name, line.quantity, line.amount) for line in accrual.line_ids
+            (line.order_id.name, line.quantity, line.amount)
+            for line in accrual.line_ids
         ]
         self.assertEqual(accrual.line_ids.order_id, self.unbilled, details)
         self.assertAlmostEqual(accrual.line_ids.quantity, 7)
@@ -60,7 +61,9 @@ class TestAccrual(BillingCase):
         self.assertAlmostEqual(debit.debit, 700.0)
         balance = sum(
             (accrual.move_id.line_ids | reversal.line_ids)
-            .filtered(lambda line: line.account_id == self.company.billing_accrual_account_id)
+            .filtered(
+                lambda line: line.account_id == self.company.billing_accrual_account_id
+            )
             .mapped("balance")
         )
         self.assertAlmostEqual(balance, 0.0)

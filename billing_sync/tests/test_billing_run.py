@@ -91,7 +91,11 @@ class TestBillingRun(BillingCase):
         self.assertEqual(len(design), 1)
         design.write({"name": "Design signed off", "quantity_percentage": 0.5})
         delivery = self.env["project.milestone"].create(
-            {"name": "Go-live", "project_id": line.project_id.id, "sale_line_id": line.id}
+            {
+                "name": "Go-live",
+                "project_id": line.project_id.id,
+                "sale_line_id": line.id,
+            }
         )
         delivery.quantity_percentage = 0.5
         design.is_reached = True
@@ -201,8 +205,12 @@ class TestBillingRun(BillingCase):
         self.assertEqual(run.blocking_issue_count, 0)
 
     def test_open_psa_exception_blocks_run(self):
-        backend = self.env["integration.backend"].sudo().create(
-            {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+        backend = (
+            self.env["integration.backend"]
+            .sudo()
+            .create(
+                {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+            )
         )
         self.env["integration.exception"].sudo().create(
             {
@@ -217,7 +225,9 @@ class TestBillingRun(BillingCase):
 
         self.assertEqual(run.state, "draft")
         blocking = run.issue_ids.filtered(lambda issue: issue.severity == "blocking")
-        self.assertEqual(blocking.code, "psa_exception", run.issue_ids.mapped("message"))
+        self.assertEqual(
+            blocking.code, "psa_exception", run.issue_ids.mapped("message")
+        )
         self.assertIn("Unknown employee 42", blocking.message)
 
     def test_posting_needs_approval_and_window(self):

@@ -19,23 +19,35 @@ class TestCorrections(BillingCase):
         return timesheet, run.invoice_ids
 
     def _changed_after_invoicing(self, timesheet, payload):
-        backend = self.env["integration.backend"].sudo().create(
-            {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+        backend = (
+            self.env["integration.backend"]
+            .sudo()
+            .create(
+                {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+            )
         )
-        job = self.env["integration.sync.job"].sudo()._enqueue(
-            backend, "harvest.time_entry", f"harvest:time:{timesheet.id}", payload
+        job = (
+            self.env["integration.sync.job"]
+            .sudo()
+            ._enqueue(
+                backend, "harvest.time_entry", f"harvest:time:{timesheet.id}", payload
+            )
         )
         job.state = "failed"
-        return self.env["integration.exception"].sudo().create(
-            {
-                "name": "Time entry changed after invoicing",
-                "description": "Consultant corrected the hours of 3rd of the month",
-                "category": "timesheet_changed_after_invoicing",
-                "backend_id": backend.id,
-                "job_id": job.id,
-                "res_model": "account.analytic.line",
-                "res_id": timesheet.id,
-            }
+        return (
+            self.env["integration.exception"]
+            .sudo()
+            .create(
+                {
+                    "name": "Time entry changed after invoicing",
+                    "description": "Consultant corrected the hours of 3rd of the month",
+                    "category": "timesheet_changed_after_invoicing",
+                    "backend_id": backend.id,
+                    "job_id": job.id,
+                    "res_model": "account.analytic.line",
+                    "res_id": timesheet.id,
+                }
+            )
         )
 
     def test_correction_credits_and_rebills(self):
@@ -115,7 +127,9 @@ class TestCorrections(BillingCase):
         self.assertEqual(run.invoice_ids.invoice_line_ids.quantity, 3)
         self.assertEqual(kept.timesheet_invoice_id, run.invoice_ids)
         self.assertFalse(lost.timesheet_invoice_id)
-        reported = run.line_ids.filtered(lambda line: line.exclusion_reason == "written_off")
+        reported = run.line_ids.filtered(
+            lambda line: line.exclusion_reason == "written_off"
+        )
         self.assertEqual(reported.quantity, 2)
         later = self._generated_run()
         self.assertFalse(later.invoice_ids)

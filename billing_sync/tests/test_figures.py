@@ -42,8 +42,12 @@ class TestFigures(BillingCase):
         self.fixed = self._order(self.customer_b, [(self.product_fixed, 1, 500.0)])
         self.psa_time = self._log(self.order, 10, self._day(5))
         self._log(self.order, 2, self._day(6))
-        self.backend = self.env["integration.backend"].sudo().create(
-            {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+        self.backend = (
+            self.env["integration.backend"]
+            .sudo()
+            .create(
+                {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+            )
         )
         self.env["integration.external.id"]._bind(self.backend, self.psa_time, "te-1")
         run = self._generated_run(include_fixed_price=False)

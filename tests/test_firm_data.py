@@ -1,8 +1,13 @@
 """The seeded fake firm: determinism, valid identifiers, consistent records."""
 
 import collections
+import hashlib
+import os
 import re
+import subprocess
+import sys
 import time
+import tracemalloc
 import types
 from datetime import timedelta
 
@@ -38,6 +43,35 @@ def test_same_seed_gives_same_firm(firm, entries):
     again = build_firm("small", seed=1234)
     assert again == firm
     assert list(again.time_entries()) == entries
+
+
+DIGEST_SCRIPT = """
+import hashlib
+from tests.emulators.firm import build_firm
+firm = build_firm("small", seed=1234)
+digest = hashlib.sha256(repr(firm).encode())
+for entry in firm.time_entries():
+    digest.update(repr(entry).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_same_firm_in_other_process(firm, entries):
+    # A fresh interpreter with another hash seed must build the same firm.
+    digest = hashlib.sha256(repr(firm).encode())
+    for entry in entries:
+        digest.update(repr(entry).encode())
+    environment = dict(os.environ, PYTHONHASHSEED="77")
+    result = subprocess.run(
+        [sys.executable, "-c", DIGEST_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env=environment,
+        timeout=60,
+    )
+    assert result.stdout.strip() == digest.hexdigest()
 
 
 def test_other_seed_gives_other_firm(firm):
@@ -264,6 +298,19 @@ def test_demo_firm_dimensions(demo):
     assert len(demo.consultants) == 30
     assert demo.ends_on - demo.starts_on >= timedelta(days=180)
     assert demo.count_time_entries() > 3000
+
+
+def test_entry_stream_memory_bounded(demo):
+    tracemalloc.start()
+    try:
+        count = sum(1 for _entry in demo.time_entries())
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count > 3000
+    # A list of the demo firm's entries takes over 3 MB; the stream keeps
+    # one consultant-day at a time.
+    assert peak < 1_000_000
 
 
 def test_large_firm_streams_entries():

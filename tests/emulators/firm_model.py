@@ -288,7 +288,7 @@ class Receipt:
 
 @dataclass
 class TimeEntry:
-    """One time entry as the PSA holds it; `minutes` is exact to the minute.
+    """One time entry as the PSA stores it, with `minutes` exact to the minute.
 
     `approval_status` is unsubmitted, submitted or approved. An entry with
     `edited_after_approval` was changed after `approved_at`, and
@@ -408,7 +408,8 @@ def faker_for(locale, seed):
 
 # One Faker per locale, created on first use. A Faker of several locales,
 # or of every provider, scans Faker's package tree and took close to a
-# second to build here; one locale with three providers takes about 20 ms.
+# second to build on a 2-core machine. One locale with three providers
+# took about 20 ms there.
 _FAKERS = {}
 FAKER_PROVIDERS = (
     "faker.providers.person",

@@ -1,9 +1,9 @@
 """Generate the firm's time entries lazily, one consultant-day at a time.
 
-Each consultant-day draws from its own random generator seeded with the
-firm's seed, the consultant and the date, so the stream is the same on
-every call and in every process, and generating it needs no memory beyond
-the entries of one day.
+Each consultant-day draws from its own random generator, seeded with the
+firm's seed, the consultant and the date. The stream is therefore the
+same on every call and in every process, and generating it needs no
+memory beyond the entries of one day.
 """
 
 from datetime import UTC, datetime, time, timedelta

@@ -3,9 +3,9 @@
 Neither Harvest nor Productive pushes time-entry changes, so a deployment
 relays them to `POST /integration/webhook/psa/<backend id>`. The PSA
 stores queue one event per change made through their API or test
-helpers, and `post_events` delivers them the way that route expects: a
-JSON body `{"events": [...]}`, `X-Timestamp` in Unix seconds and
-`X-Signature`, the hex HMAC-SHA256 under the webhook secret of the
+helpers. `post_events` delivers them the way that route expects. The
+body is JSON `{"events": [...]}`, `X-Timestamp` holds Unix seconds, and
+`X-Signature` is the hex HMAC-SHA256, under the webhook secret, of the
 timestamp, a dot and the raw body.
 """
 

@@ -46,6 +46,8 @@ _ERROR_CODES = {
 }
 
 # Filters each list endpoint accepts. Harvest ignores other parameters.
+# NOTE: Harvest's reference does not confirm the approval_status filter;
+# the emulator accepts it so clients can narrow a pull when it exists.
 LIST_FILTERS = {
     "users": ("is_active", "updated_since"),
     "clients": ("is_active", "updated_since"),

@@ -10,7 +10,7 @@ from odoo.addons.integration_audit.services.errors import (
 )
 from odoo.tools import config
 
-from ..services import harvest, people, productive, time_sweep
+from ..services import harvest, people, productive, project_export, time_sweep
 from ..services.time_batch import FLOW as TIME_FLOW
 from ..services.time_batch import TimeBatch
 from ..services.validation import PsaBusinessError
@@ -20,8 +20,10 @@ _logger = logging.getLogger(__name__)
 PSA_KINDS = ("harvest", "productive")
 SUITE_USER_AGENT = "Odoo Services Integration Suite"
 SUITE_CONTACT = "https://github.com/services-integration-suite"
-# Batch flows of a PSA backend run nightly unless the flow says otherwise.
+# Batch flows of a PSA backend run nightly unless the flow says otherwise;
+# the project push runs as soon as a project is sold.
 NIGHTLY_MINUTES = 24 * 60
+FLOW_DEFAULTS = {"psa.project.push": {"mode": "realtime", "interval_minutes": 15}}
 # Share of the cron's real-time limit a pull may use before it hands over
 # to the next call of the cron, which resumes after the last stored page.
 CRON_TIME_SHARE = 0.8
@@ -323,6 +325,18 @@ class IntegrationBackend(models.Model):
             "waiting in the exception queue.",
             **counts,
         )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": "info", "message": message, "sticky": False},
+        }
+
+    def action_psa_sync_projects(self):
+        """Map the PSA's projects to Odoo projects by code, now."""
+        self.ensure_one()
+        self.check_access("write")
+        counts = project_export.sync_projects(self.sudo())
+        message = _("%(read)s PSA projects read, %(mapped)s mapped.", **counts)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -2,7 +2,7 @@
 
 from odoo import models
 
-from ..services import mapping
+from ..services import mapping, project_export
 from ..services.time_import import TimeImporter, entry_from_payload
 from ..services.validation import unknown_person_error
 
@@ -16,6 +16,7 @@ class IntegrationSyncJob(models.Model):
         handlers.update(
             {
                 "psa.person": "_psa_handle_person",
+                "psa.project.push": "_psa_handle_project_push",
                 "psa.time_entry": "_psa_handle_time_entry",
                 "psa.webhook": "_psa_handle_webhook",
             }
@@ -34,6 +35,16 @@ class IntegrationSyncJob(models.Model):
                 self.backend_id, person_id, payload.get("person_email")
             )
         return employees[person_id]
+
+    def _psa_handle_project_push(self):
+        """Create the project (and its tasks) in the PSA, or map the existing one."""
+        project = (
+            self.env["project.project"].browse(self.payload["project_id"]).exists()
+        )
+        if not project:
+            return "project deleted before its push"
+        project_export.push_project(self.backend_id, project)
+        return project
 
     def _psa_handle_time_entry(self):
         """Import (or remove) one time entry the batch could not take.

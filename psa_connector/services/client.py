@@ -57,12 +57,23 @@ class PsaClient:
                     method, url_or_path, params=params, json=json
                 )
             except RetryableError as error:
-                limit = THROTTLED_ATTEMPTS if error.retry_after else FAILED_ATTEMPTS
-                if attempt >= limit:
+                if attempt >= self._attempts_for(method, error):
                     raise
                 self._wait(attempt, error)
                 continue
             return response.json() if response.content else {}
+
+    @staticmethod
+    def _attempts_for(method, error):
+        """Return how often a request may be sent when it fails with `error`.
+
+        A write that timed out or got a 5xx may have been applied, so it is
+        not sent again here: the job that made it retries later and first
+        looks for what the lost attempt created. A 429 was not applied.
+        """
+        if error.retry_after:
+            return THROTTLED_ATTEMPTS
+        return FAILED_ATTEMPTS if method.upper() == "GET" else 1
 
     def get_or_none(self, path, params=None):
         """Return the JSON body of a GET, or None when the PSA answers 404."""

@@ -174,6 +174,7 @@ class HarvestCase(PsaFixtures, TransactionCase):
         cls.harvest = emulators.harvest
         cls.store = cls.harvest.store
         cls.seed_harvest()
+        cls.seeded_ids = {kind: set(table) for kind, table in cls.store.tables.items()}
         cls.backend.write(
             {
                 "base_url": f"{cls.harvest.url}/v2",
@@ -208,8 +209,9 @@ class HarvestCase(PsaFixtures, TransactionCase):
     def setUp(self):
         super().setUp()
         self.harvest.faults.clear()
-        for kind in ("time_entries", "expenses"):
-            self.store.tables[kind].clear()
+        for kind, table in self.store.tables.items():
+            for record_id in set(table) - self.seeded_ids[kind]:
+                del table[record_id]
         self.requests_seen = len(self.harvest.requests)
 
     def new_requests(self):

@@ -330,8 +330,8 @@ class IntegrationBackend(models.Model):
             time.sleep(wait)
 
     def _http_take_slot(self):
-        # Its own short transaction: the slot is visible to every worker at
-        # once, and the bucket lock is released as soon as it commits.
+        # A cursor of its own: the slot is visible to every worker at once,
+        # whatever becomes of the calling transaction.
         with self.env.registry.cursor() as cr:
             return rate_limit.acquire(
                 cr,

@@ -8,11 +8,12 @@ part (no Redis, no lock server).
 
 The algorithm is a sliding log: table ``integration_rate_limit_hit`` keeps
 one row per request sent in the current window of a bucket (a backend by
-default). Taking a slot runs in a short transaction of its own:
+default). Taking a slot runs on a cursor of its own:
 
-1. ``pg_advisory_xact_lock`` serializes takers of the same bucket only. The
-   lock is released when that short transaction commits, so it never waits
-   on a job's long transaction and never blocks other buckets.
+1. A session-level ``pg_advisory_lock`` serializes takers of the same
+   bucket only. It is held for a few statements on a connection of its own,
+   so it never waits on a job's long transaction and never blocks other
+   buckets.
 2. Rows older than the window are deleted.
 3. When fewer than `limit` rows remain, a row is inserted and the slot is
    taken. Otherwise the caller gets the time until the oldest row leaves
@@ -21,11 +22,12 @@ default). Taking a slot runs in a short transaction of its own:
 Unlike a fixed-window counter, a sliding log never lets ``2 * limit``
 requests through around a window boundary. Times come from the database
 clock (``clock_timestamp()``), so servers whose clocks disagree still share
-one window. The table holds at most `limit` rows per bucket.
+one window. A bucket keeps at most `limit` rows unless its limit was just
+lowered.
 """
 
-# First key of the two-integer advisory lock: keeps these locks apart from
-# other users of pg_advisory_xact_lock(int, int) in the same database.
+# First key of the two-integer advisory lock. It keeps these locks apart
+# from other users of pg_advisory_lock(int, int) in the same database.
 LOCK_NAMESPACE = 0x1A7E_0001
 
 
@@ -33,13 +35,26 @@ def acquire(cr, bucket, limit, period_seconds):
     """Take one request slot in `bucket`, or return how long until one frees.
 
     Returns 0.0 when the slot is taken, otherwise the seconds to wait before
-    asking again (always positive). `cr` must be a cursor of its own that
-    the caller commits at once: the slot and the lock live in its
-    transaction.
+    asking again (always positive). `cr` must be a cursor of its own: this
+    function commits it.
     """
-    cr.execute(
-        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, bucket]
-    )
+    lock = [LOCK_NAMESPACE, bucket]
+    cr.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+    try:
+        # Odoo cursors run REPEATABLE READ, whose snapshot is taken when the
+        # first statement starts, so before the lock wait ended. A new
+        # transaction sees the slots others took while this one waited.
+        cr.commit()
+        wait = _take_slot(cr, bucket, limit, period_seconds)
+        cr.commit()
+        return wait
+    finally:
+        cr.rollback()
+        cr.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+        cr.commit()
+
+
+def _take_slot(cr, bucket, limit, period_seconds):
     cr.execute(
         """
         DELETE FROM integration_rate_limit_hit

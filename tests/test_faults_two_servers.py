@@ -1,9 +1,9 @@
 """Two Odoo server processes on one database, running one queue at once.
 
-Odoo runs one instance of a cron at a time across every server (the cron
-row is locked while it runs), so the test adds a second cron that runs the
-same queue: each server's cron thread then takes one of the two, and both
-processes claim jobs from the same table at the same time. The queue's
+Odoo runs one instance of a cron at a time across every server, because
+the cron row is locked while it runs. So the test adds a second cron that
+runs the same queue. Each server's cron thread then takes one of the two,
+and both processes claim jobs from the same table at the same time. The queue's
 `FOR UPDATE SKIP LOCKED` claim and the per-job row lock must keep every
 job to exactly one run.
 

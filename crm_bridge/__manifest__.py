@@ -8,9 +8,19 @@
     "author": "Services Integration Suite",
     "website": "https://github.com/services-integration-suite",
     "depends": ["integration_audit", "sale_project", "sale_timesheet", "crm"],
-    "external_dependencies": {"python": ["requests", "phonenumbers"]},
+    "external_dependencies": {
+        "python": ["requests", "phonenumbers", "python-stdnum", "cryptography"]
+    },
     "data": [
         "security/ir.model.access.csv",
+        "data/product_data.xml",
+        "data/ir_cron.xml",
+        "views/integration_backend_views.xml",
+        "views/crm_bridge_pipeline_views.xml",
+        "views/integration_exception_views.xml",
+        "views/res_partner_views.xml",
+        "views/sale_order_views.xml",
+        "views/project_project_views.xml",
     ],
     "installable": True,
 }

@@ -1,0 +1,211 @@
+"""Handlers of the CRM bridge's flows on the sync queue.
+
+Inbound flows:
+
+- `hubspot.webhook`: one HubSpot webhook event. Events carry ids only, so
+  the handler reads the record again and imports its current state; an
+  event older than the change already applied is skipped unread.
+- `hubspot.record`: one record a HubSpot search poll returned.
+- `salesforce.outbound_message`: one Outbound Message notification,
+  imported from its fields when they suffice, else read again.
+- `salesforce.record`: one record a SOQL poll returned.
+- `salesforce.deleted`: one id getDeleted returned (a deletion or merge).
+- `crm.refetch`: the Sync Now button of a linked record.
+
+Outbound flow `crm.deal_push` writes invoice status and project links to
+deals. A record the CRM sent that cannot be read opens an
+`invalid_payload` exception; the other jobs of the batch are unaffected,
+because each job runs on its own.
+"""
+
+from odoo import _, models
+from odoo.addons.integration_audit.services.errors import BusinessError
+
+from ..services.crm_records import MalformedRecord
+from ..services.salesforce_ids import to_18_or_none
+from .crm_bridge_deal_push import OWN_HUBSPOT_PROPERTIES
+from .crm_bridge_sync import HUBSPOT_TYPES, res_model_of
+
+CRM_FLOWS = {
+    "hubspot.webhook": "_crm_handle_hubspot_webhook",
+    "hubspot.record": "_crm_handle_hubspot_record",
+    "salesforce.outbound_message": "_crm_handle_salesforce_message",
+    "salesforce.record": "_crm_handle_salesforce_record",
+    "salesforce.deleted": "_crm_handle_salesforce_deleted",
+    "crm.refetch": "_crm_handle_refetch",
+    "crm.deal_push": "_crm_handle_deal_push",
+}
+HUBSPOT_REFETCH_ACTIONS = ("creation", "propertyChange", "restore", "associationChange")
+HUBSPOT_DELETE_ACTIONS = ("deletion", "privacyDeletion")
+
+
+class IntegrationSyncJob(models.Model):
+    _inherit = "integration.sync.job"
+
+    def _get_flow_handlers(self):
+        handlers = super()._get_flow_handlers()
+        handlers.update(CRM_FLOWS)
+        return handlers
+
+    def _crm_run(self, function, *args, **kwargs):
+        """Call `function`, turning an unreadable record into a business error."""
+        try:
+            return function(*args, **kwargs)
+        except MalformedRecord as error:
+            raise BusinessError(
+                _(
+                    "Job %(job)s received a record that cannot be read: %(error)s. "
+                    "Correct the record in the CRM; its next change is synced again.",
+                    job=self.display_name,
+                    error=error,
+                ),
+                category="invalid_payload",
+            ) from error
+
+    # ------------------------------------------------------------------
+    # HubSpot
+    # ------------------------------------------------------------------
+
+    def _crm_handle_hubspot_webhook(self):
+        event = self.payload if isinstance(self.payload, dict) else {}
+        object_name, _dot, action = str(event.get("subscriptionType") or "").partition(
+            "."
+        )
+        object_type = HUBSPOT_TYPES.get(object_name)
+        if not object_type or not event.get("objectId"):
+            return self._crm_malformed(
+                _("a HubSpot event without a known object and id")
+            )
+        object_id = str(event["objectId"])
+        if (
+            action == "propertyChange"
+            and event.get("propertyName") in OWN_HUBSPOT_PROPERTIES
+        ):
+            return _(
+                "Ignored: the change is the bridge's own write to %(property)s.",
+                property=event["propertyName"],
+            )
+        self.env["integration.external.id"]._check_fresh(
+            self.backend_id,
+            res_model_of(object_type),
+            object_id,
+            self.external_updated_at,
+        )
+        Sync = self.env["crm.bridge.sync"]
+        if action in HUBSPOT_DELETE_ACTIONS:
+            return Sync._record_deletion(self.backend_id, object_type, object_id)
+        if action == "merge":
+            primary = str(event.get("primaryObjectId") or object_id)
+            merged = [str(value) for value in event.get("mergedObjectIds") or []]
+            return self._crm_run(
+                Sync._refetch_hubspot,
+                self.backend_id,
+                object_type,
+                primary,
+                self,
+                merged,
+            )
+        if action in HUBSPOT_REFETCH_ACTIONS:
+            return self._crm_run(
+                Sync._refetch_hubspot, self.backend_id, object_type, object_id, self
+            )
+        return _(
+            "Ignored: HubSpot event type %(type)s.", type=event.get("subscriptionType")
+        )
+
+    def _crm_handle_hubspot_record(self):
+        object_type, record = self._crm_payload("object_type", "record")
+        return self._crm_run(
+            self.env["crm.bridge.sync"]._import_hubspot,
+            self.backend_id,
+            object_type,
+            record,
+            self,
+        )
+
+    # ------------------------------------------------------------------
+    # Salesforce
+    # ------------------------------------------------------------------
+
+    def _crm_handle_salesforce_message(self):
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        sobject = payload.get("object")
+        fields = payload.get("fields") or {}
+        record_id = to_18_or_none(fields.get("Id"))
+        if not (sobject and record_id):
+            return self._crm_malformed(
+                _("an Outbound Message without an object and a valid Id")
+            )
+        self.env["integration.external.id"]._check_fresh(
+            self.backend_id, res_model_of(sobject), record_id, self.external_updated_at
+        )
+        Sync = self.env["crm.bridge.sync"]
+        if Sync._salesforce_message_is_complete(sobject, fields):
+            return self._crm_run(
+                Sync._import_salesforce, self.backend_id, sobject, fields, self
+            )
+        return self._crm_run(
+            Sync._refetch_salesforce, self.backend_id, sobject, record_id, self
+        )
+
+    def _crm_handle_salesforce_record(self):
+        sobject, record = self._crm_payload("object", "record")
+        return self._crm_run(
+            self.env["crm.bridge.sync"]._import_salesforce,
+            self.backend_id,
+            sobject,
+            record,
+            self,
+        )
+
+    def _crm_handle_salesforce_deleted(self):
+        sobject, record_id = self._crm_payload("object", "id")
+        return self._crm_run(
+            self.env["crm.bridge.sync"]._apply_salesforce_deletion,
+            self.backend_id,
+            sobject,
+            record_id,
+            self,
+        )
+
+    # ------------------------------------------------------------------
+    # Both
+    # ------------------------------------------------------------------
+
+    def _crm_handle_refetch(self):
+        external_model, external_id = self._crm_payload("external_model", "external_id")
+        result = self._crm_run(
+            self.env["crm.bridge.sync"]._refetch,
+            self.backend_id,
+            external_model,
+            external_id,
+            self,
+        )
+        if isinstance(result, models.BaseModel) and result._name == "sale.order":
+            self.env["crm.bridge.deal.push"]._enqueue_invoice_status(result)
+        return result
+
+    def _crm_handle_deal_push(self):
+        return self.env["crm.bridge.deal.push"]._send(self)
+
+    def _crm_payload(self, *keys):
+        """Return the payload's values of `keys`; raise when one is missing."""
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        missing = [key for key in keys if not payload.get(key)]
+        if missing:
+            self._crm_malformed(
+                _("a payload without %(keys)s", keys=", ".join(missing))
+            )
+        return [payload[key] for key in keys]
+
+    def _crm_malformed(self, what):
+        raise BusinessError(
+            _(
+                "Job %(job)s received %(what)s. Nothing was imported; check the "
+                "sender's "
+                "configuration.",
+                job=self.display_name,
+                what=what,
+            ),
+            category="invalid_payload",
+        )

@@ -1,0 +1,284 @@
+"""HubSpot and Salesforce records turned into the bridge's neutral shapes.
+
+The rest of the bridge works on plain dicts that look the same for both
+CRMs: a partner (company or person), a deal and its line items. A key that
+is absent means the CRM did not send that value, so the bridge leaves the
+Odoo field alone; an empty value is treated the same way, because a CRM
+that lacks a street must not erase the street Odoo has.
+"""
+
+import re
+from datetime import UTC, date, datetime
+
+from .salesforce_ids import to_18_or_none
+
+
+class MalformedRecord(ValueError):
+    """A record lacks a value the bridge needs, or a value cannot be read."""
+
+
+def parse_timestamp(value):
+    """Return a naive UTC datetime from ISO 8601 text or epoch milliseconds."""
+    if value in (None, "", False):
+        return None
+    text = str(value).strip()
+    if re.fullmatch(r"\d{10,}", text):
+        return datetime.fromtimestamp(int(text) / 1000, UTC).replace(tzinfo=None)
+    text = text.replace("Z", "+00:00")
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise MalformedRecord(f"{value!r} is not a timestamp") from error
+    if moment.tzinfo:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def parse_date(value):
+    """Return the calendar date of a CRM date or datetime value, or None."""
+    if value in (None, "", False):
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return date.fromisoformat(text)
+    return parse_timestamp(text).date()
+
+
+def parse_number(value, label):
+    """Return a float from a CRM number (sent as text), or None when empty."""
+    if value in (None, "", False):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError as error:
+        raise MalformedRecord(f"{label} {value!r} is not a number") from error
+
+
+def parse_bool(value):
+    """Return a CRM boolean sent as a JSON boolean or as "true"/"false" text."""
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() == "true"
+
+
+def split_ids(value):
+    """Return the ids of a semicolon- or comma-separated HubSpot id list."""
+    return [
+        part.strip() for part in re.split(r"[;,]", str(value or "")) if part.strip()
+    ]
+
+
+def _clean(values):
+    """Drop keys whose value is empty: the CRM did not provide them."""
+    return {key: value for key, value in values.items() if value not in (None, "", [])}
+
+
+def _text(value):
+    return str(value).strip() if value not in (None, False) else None
+
+
+# ----------------------------------------------------------------------
+# HubSpot
+# ----------------------------------------------------------------------
+
+
+def _hubspot_common(record):
+    if not isinstance(record, dict) or not isinstance(
+        record.get("properties", {}), dict
+    ):
+        raise MalformedRecord("the HubSpot record is not an object with properties")
+    if not record.get("id"):
+        raise MalformedRecord("the HubSpot record has no id")
+    props = record.get("properties") or {}
+    return props, {
+        "ref": str(record["id"]),
+        "updated_at": parse_timestamp(
+            record.get("updatedAt")
+            or props.get("hs_lastmodifieddate")
+            or props.get("lastmodifieddate")
+        ),
+        "archived": bool(record.get("archived")),
+        "merged_ids": split_ids(props.get("hs_merged_object_ids")),
+    }
+
+
+def hubspot_company(record, vat_property=None):
+    """Return the neutral partner dict of a HubSpot company."""
+    props, common = _hubspot_common(record)
+    values = {
+        "is_company": True,
+        "name": _text(props.get("name")),
+        "website": _text(props.get("website") or props.get("domain")),
+        "domain": _text(props.get("domain")),
+        "phone": _text(props.get("phone")),
+        "street": _text(props.get("address")),
+        "street2": _text(props.get("address2")),
+        "city": _text(props.get("city")),
+        "zip": _text(props.get("zip")),
+        "state": _text(props.get("state")),
+        "country": _text(props.get("country")),
+        "vat": _text(props.get(vat_property)) if vat_property else None,
+    }
+    return {**common, **_clean(values)}
+
+
+def hubspot_contact(record):
+    """Return the neutral partner dict of a HubSpot contact."""
+    props, common = _hubspot_common(record)
+    first, last = _text(props.get("firstname")), _text(props.get("lastname"))
+    values = {
+        "is_company": False,
+        "name": " ".join(part for part in (first, last) if part) or None,
+        "email": _text(props.get("email")),
+        "phone": _text(props.get("phone")),
+        "mobile": _text(props.get("mobilephone")),
+        "function": _text(props.get("jobtitle")),
+        "street": _text(props.get("address")),
+        "city": _text(props.get("city")),
+        "zip": _text(props.get("zip")),
+        "state": _text(props.get("state")),
+        "country": _text(props.get("country")),
+        "parent_ref": _text(props.get("associatedcompanyid")),
+    }
+    return {**common, **_clean(values)}
+
+
+def hubspot_deal(record):
+    """Return the neutral deal dict of a HubSpot deal (won is decided later)."""
+    props, common = _hubspot_common(record)
+    values = {
+        "name": _text(props.get("dealname")),
+        "amount": parse_number(props.get("amount"), "amount"),
+        "currency": _text(props.get("deal_currency_code")),
+        "close_date": parse_date(props.get("closedate")),
+        "pipeline": _text(props.get("pipeline")) or "default",
+        "stage": _text(props.get("dealstage")),
+        "owner_ref": _text(props.get("hubspot_owner_id")),
+    }
+    return {**common, **_clean(values)}
+
+
+def hubspot_line_item(record):
+    """Return the neutral line dict of a HubSpot line item."""
+    props, common = _hubspot_common(record)
+    values = {
+        "name": _text(props.get("name")),
+        "quantity": parse_number(props.get("quantity"), "quantity"),
+        "price": parse_number(props.get("price"), "price"),
+        "product_ref": _text(props.get("hs_product_id")),
+        "sku": _text(props.get("hs_sku")),
+        "description": _text(props.get("description")),
+    }
+    return {"ref": common["ref"], **_clean(values)}
+
+
+# ----------------------------------------------------------------------
+# Salesforce
+# ----------------------------------------------------------------------
+
+
+def _salesforce_id(fields, name="Id", required=True):
+    if not isinstance(fields, dict):
+        raise MalformedRecord("the Salesforce record is not an object")
+    value = fields.get(name)
+    if not value:
+        if required:
+            raise MalformedRecord(f"the Salesforce record has no {name}")
+        return None
+    identifier = to_18_or_none(value)
+    if not identifier:
+        raise MalformedRecord(f"{name} {value!r} is not a Salesforce id")
+    return identifier
+
+
+def _related(fields, name):
+    value = fields.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _salesforce_common(fields):
+    if not isinstance(fields, dict):
+        raise MalformedRecord("the Salesforce record is not an object")
+    return {
+        "ref": _salesforce_id(fields),
+        "updated_at": parse_timestamp(
+            fields.get("SystemModstamp") or fields.get("LastModifiedDate")
+        ),
+        "archived": parse_bool(fields.get("IsDeleted")),
+        "merged_ids": [],
+    }
+
+
+def salesforce_account(fields, vat_field=None):
+    """Return the neutral partner dict of an Account (SOQL record or message)."""
+    values = {
+        "is_company": True,
+        "name": _text(fields.get("Name")),
+        "website": _text(fields.get("Website")),
+        "phone": _text(fields.get("Phone")),
+        "street": _text(fields.get("BillingStreet")),
+        "city": _text(fields.get("BillingCity")),
+        "zip": _text(fields.get("BillingPostalCode")),
+        "state": _text(fields.get("BillingStateCode") or fields.get("BillingState")),
+        "country": _text(
+            fields.get("BillingCountryCode") or fields.get("BillingCountry")
+        ),
+        "vat": _text(fields.get(vat_field)) if vat_field else None,
+    }
+    return {**_salesforce_common(fields), **_clean(values)}
+
+
+def salesforce_contact(fields):
+    """Return the neutral partner dict of a Contact."""
+    first, last = _text(fields.get("FirstName")), _text(fields.get("LastName"))
+    values = {
+        "is_company": False,
+        "name": " ".join(part for part in (first, last) if part) or None,
+        "email": _text(fields.get("Email")),
+        "phone": _text(fields.get("Phone")),
+        "mobile": _text(fields.get("MobilePhone")),
+        "function": _text(fields.get("Title")),
+        "street": _text(fields.get("MailingStreet")),
+        "city": _text(fields.get("MailingCity")),
+        "zip": _text(fields.get("MailingPostalCode")),
+        "state": _text(fields.get("MailingStateCode") or fields.get("MailingState")),
+        "country": _text(
+            fields.get("MailingCountryCode") or fields.get("MailingCountry")
+        ),
+        "parent_ref": _salesforce_id(fields, "AccountId", required=False),
+    }
+    return {**_salesforce_common(fields), **_clean(values)}
+
+
+def salesforce_opportunity(fields):
+    """Return the neutral deal dict of an Opportunity."""
+    values = {
+        "name": _text(fields.get("Name")),
+        "amount": parse_number(fields.get("Amount"), "Amount"),
+        "currency": _text(fields.get("CurrencyIsoCode")),
+        "close_date": parse_date(fields.get("CloseDate")),
+        "stage": _text(fields.get("StageName")),
+        "owner_ref": _salesforce_id(fields, "OwnerId", required=False),
+        "owner_email": _text(_related(fields, "Owner").get("Email")),
+        "company_ref": _salesforce_id(fields, "AccountId", required=False),
+    }
+    deal = {**_salesforce_common(fields), **_clean(values)}
+    deal["is_won"] = parse_bool(fields.get("IsWon"))
+    deal["is_closed"] = parse_bool(fields.get("IsClosed"))
+    return deal
+
+
+def salesforce_line_item(fields):
+    """Return the neutral line dict of an OpportunityLineItem."""
+    values = {
+        "name": _text(fields.get("Name")),
+        "quantity": parse_number(fields.get("Quantity"), "Quantity"),
+        "price": parse_number(fields.get("UnitPrice"), "UnitPrice"),
+        "product_ref": _salesforce_id(fields, "Product2Id", required=False),
+        "sku": _text(fields.get("ProductCode")),
+        "description": _text(fields.get("Description")),
+    }
+    return {"ref": _salesforce_id(fields), **_clean(values)}

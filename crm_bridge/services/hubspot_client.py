@@ -1,0 +1,212 @@
+"""Calls to the HubSpot CRM v3/v4 API that the CRM bridge makes.
+
+Every call goes through `backend._http_request`, which adds the bearer
+token, applies the timeout and rate limit, refreshes an expired token once,
+turns 429 and 5xx into `RetryableError` and other 4xx into
+`RemoteRejectedError`, and writes the audit log. This module only knows
+HubSpot's paths and body shapes.
+"""
+
+from odoo.addons.integration_audit.services.errors import RemoteRejectedError
+
+# HubSpot accepts at most 100 inputs per batch call.
+BATCH_SIZE = 100
+SEARCH_PAGE_SIZE = 100
+NOT_FOUND = 404
+
+OBJECT_PROPERTIES = {
+    "companies": [
+        "name",
+        "domain",
+        "website",
+        "phone",
+        "address",
+        "address2",
+        "city",
+        "zip",
+        "state",
+        "country",
+        "hs_lastmodifieddate",
+        "lastmodifieddate",
+        "hs_merged_object_ids",
+    ],
+    "contacts": [
+        "firstname",
+        "lastname",
+        "email",
+        "phone",
+        "mobilephone",
+        "jobtitle",
+        "address",
+        "city",
+        "zip",
+        "state",
+        "country",
+        "associatedcompanyid",
+        "lastmodifieddate",
+        "hs_merged_object_ids",
+    ],
+    "deals": [
+        "dealname",
+        "amount",
+        "deal_currency_code",
+        "pipeline",
+        "dealstage",
+        "closedate",
+        "hubspot_owner_id",
+        "hs_lastmodifieddate",
+        "hs_merged_object_ids",
+    ],
+    "line_items": [
+        "name",
+        "quantity",
+        "price",
+        "amount",
+        "hs_product_id",
+        "hs_sku",
+        "description",
+        "hs_lastmodifieddate",
+    ],
+}
+
+# The property search filters and sorts on to find changed records.
+MODIFIED_PROPERTY = {
+    "companies": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+
+
+def chunks(items, size=BATCH_SIZE):
+    """Yield successive slices of `items` of at most `size` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class HubSpotClient:
+    """HubSpot API calls of one backend, audited under one sync job."""
+
+    def __init__(self, backend, job=None):
+        self.backend = backend
+        self.job = job
+
+    def _call(self, method, path, **kwargs):
+        response = self.backend._http_request(method, path, job=self.job, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return {}
+        return response.json()
+
+    def properties_of(self, object_type, extra=()):
+        """Return the property names the bridge reads for `object_type`."""
+        names = list(OBJECT_PROPERTIES[object_type])
+        names += [name for name in extra if name and name not in names]
+        return names
+
+    def get(self, object_type, object_id, properties, associations=()):
+        """Return one record, or None when HubSpot has no such record.
+
+        A record merged into another comes back under its new id.
+        """
+        params = {"properties": ",".join(properties)}
+        if associations:
+            params["associations"] = ",".join(associations)
+        try:
+            return self._call(
+                "GET", f"/crm/v3/objects/{object_type}/{object_id}", params=params
+            )
+        except RemoteRejectedError as error:
+            if error.status_code == NOT_FOUND:
+                return None
+            raise
+
+    def batch_read(self, object_type, ids, properties):
+        """Return the records of `ids` that exist, in batches of 100."""
+        records = []
+        for batch in chunks(list(ids)):
+            body = {
+                "properties": properties,
+                "inputs": [{"id": str(object_id)} for object_id in batch],
+            }
+            result = self._call(
+                "POST", f"/crm/v3/objects/{object_type}/batch/read", json=body
+            )
+            records += result.get("results", [])
+        return records
+
+    def associated_ids(self, from_type, from_id, to_type):
+        """Return the ids of the `to_type` records associated with one record."""
+        body = {"inputs": [{"id": str(from_id)}]}
+        result = self._call(
+            "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read", json=body
+        )
+        ids = []
+        for row in result.get("results", []):
+            ids += [str(target["toObjectId"]) for target in row.get("to", [])]
+        return ids
+
+    def search_modified(
+        self, object_type, since_ms, properties, operator="GTE", after=None
+    ):
+        """Return one page of records changed at or after `since_ms`.
+
+        Results are sorted by the last-modified property, oldest first, so
+        the poller can restart from the newest timestamp it has stored.
+        """
+        modified = MODIFIED_PROPERTY[object_type]
+        body = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": modified,
+                            "operator": operator,
+                            "value": str(since_ms),
+                        }
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+            "properties": properties,
+            "limit": SEARCH_PAGE_SIZE,
+        }
+        if after:
+            body["after"] = after
+        return self._call("POST", f"/crm/v3/objects/{object_type}/search", json=body)
+
+    def pipelines(self, object_type="deals"):
+        """Return the pipelines of `object_type` with their stages."""
+        return self._call("GET", f"/crm/v3/pipelines/{object_type}").get("results", [])
+
+    def owner(self, owner_id):
+        """Return the owner `owner_id` (id, email, names), or None."""
+        try:
+            return self._call("GET", f"/crm/v3/owners/{owner_id}")
+        except RemoteRejectedError as error:
+            if error.status_code == NOT_FOUND:
+                return None
+            raise
+
+    def batch_update(self, object_type, inputs):
+        """Write properties of up to 100 records per call; return the errors."""
+        errors = []
+        for batch in chunks(inputs):
+            result = self._call(
+                "POST",
+                f"/crm/v3/objects/{object_type}/batch/update",
+                json={"inputs": batch},
+            )
+            errors += result.get("errors", [])
+        return errors
+
+    def property_names(self, object_type):
+        """Return the names of the properties `object_type` has."""
+        result = self._call("GET", f"/crm/v3/properties/{object_type}")
+        return {prop["name"] for prop in result.get("results", [])}
+
+    def create_property(self, object_type, definition):
+        """Create one custom property of `object_type`."""
+        return self._call("POST", f"/crm/v3/properties/{object_type}", json=definition)
+
+    def test(self):
+        """Read one company: the cheapest call that needs valid credentials."""
+        return self._call("GET", "/crm/v3/objects/companies", params={"limit": 1})

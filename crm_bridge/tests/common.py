@@ -1,0 +1,151 @@
+"""Shared fixtures of the CRM bridge tests.
+
+Payloads enter the way the webhook intake stores them: HubSpot bodies and
+Outbound Message envelopes go through the core's own parsers
+(`webhook_events`, `soap`) and become sync jobs, which the real queue
+worker runs. Tests that need the CRM's API run against the suite's HubSpot
+and Salesforce emulators on loopback.
+"""
+
+import importlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from odoo.addons.integration_audit.services import soap, webhook_events
+from odoo.tests import TransactionCase
+
+ORG_ID = "00D000000000042AAA"
+
+
+def emulators_module(name=""):
+    """Import the suite's emulator package (or one of its modules)."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("tests.emulators" + (f".{name}" if name else ""))
+
+
+class CrmCase(TransactionCase):
+    """One HubSpot and one Salesforce backend in a company based in the UK."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls.gb = cls.env.ref("base.uk")
+        cls.es = cls.env.ref("base.es")
+        cls.company = cls.env.company
+        cls.company.country_id = cls.gb
+        common = {
+            "company_id": cls.company.id,
+            "rate_limit_requests": 10000,
+            "rate_limit_period": 1,
+            "retry_base_seconds": 1,
+            "max_attempts": 8,
+        }
+        cls.hubspot = cls.env["integration.backend"].create(
+            dict(
+                common,
+                name="HubSpot test",
+                kind="hubspot",
+                base_url="http://127.0.0.1:9",
+            )
+        )
+        cls.salesforce = cls.env["integration.backend"].create(
+            dict(
+                common,
+                name="Salesforce test",
+                kind="salesforce",
+                base_url="http://127.0.0.1:9",
+                account_ref=ORG_ID,
+            )
+        )
+        cls.Mapping = cls.env["integration.external.id"]
+        cls.Job = cls.env["integration.sync.job"]
+        cls.Partner = cls.env["res.partner"].with_context(active_test=False)
+        # One sender per class, so notification ids never repeat between messages.
+        senders = emulators_module("senders")
+        cls.outbound_sender = senders.OutboundMessageSender(
+            "http://127.0.0.1:9/", ORG_ID
+        )
+
+    # ------------------------------------------------------------------
+    # Feeding payloads
+    # ------------------------------------------------------------------
+
+    def hubspot_events(self, *events, backend=None):
+        """Store HubSpot webhook events as the intake does; return the jobs."""
+        body = json.dumps(list(events)).encode()
+        return self.Job._enqueue_many(
+            backend or self.hubspot, webhook_events.hubspot_jobs(body)
+        )
+
+    def salesforce_message(self, *notifications, backend=None):
+        """Store one Outbound Message of (object, fields) pairs; return the jobs."""
+        sender = type(self).outbound_sender
+        items = [
+            sender.notification(sobject, fields) for sobject, fields in notifications
+        ]
+        message = soap.parse_outbound_message(sender.envelope(items))
+        return self.Job._enqueue_many(
+            backend or self.salesforce, webhook_events.salesforce_jobs(message)
+        )
+
+    def hubspot_records(self, object_type, *records, backend=None):
+        """Store records as the HubSpot poller does; return the jobs."""
+        backend = backend or self.hubspot
+        values = [backend._crm_hubspot_job(object_type, record) for record in records]
+        return self.Job._enqueue_many(backend, values)
+
+    def run_jobs(self, due_only=False):
+        """Run the queue with the real worker; return the number of jobs run.
+
+        Unless `due_only`, every pending job is made due first, as if its
+        retry delay had passed: the test transaction's clock stands still.
+        """
+        if not due_only:
+            self.Job.search([("state", "=", "pending")]).write(
+                {"next_attempt_at": datetime(2000, 1, 1)}
+            )
+        self.env.flush_all()
+        ran = self.Job._cron_run_jobs()
+        self.env.invalidate_all()
+        return ran
+
+    # ------------------------------------------------------------------
+    # Reading results
+    # ------------------------------------------------------------------
+
+    def partner_of(self, backend, external_id):
+        return self.Mapping._resolve(backend, "res.partner", external_id)
+
+    def open_exceptions(self, category, backend=None):
+        domain = [("category", "=", category), ("state", "in", ("new", "in_progress"))]
+        if backend:
+            domain.append(("backend_id", "=", backend.id))
+        return self.env["integration.exception"].search(domain)
+
+    def partners_named(self, name):
+        return self.Partner.search([("name", "=", name)])
+
+
+def hubspot_company(object_id, updated="2024-06-03T08:00:00.000Z", **properties):
+    """Return a HubSpot v3 company record as the API sends it."""
+    properties.setdefault("hs_lastmodifieddate", updated)
+    properties.setdefault("hs_object_id", str(object_id))
+    return {
+        "id": str(object_id),
+        "properties": properties,
+        "createdAt": "2024-01-01T00:00:00.000Z",
+        "updatedAt": updated,
+        "archived": False,
+    }
+
+
+def hubspot_contact(object_id, updated="2024-06-03T08:00:00.000Z", **properties):
+    """Return a HubSpot v3 contact record as the API sends it."""
+    properties.setdefault("lastmodifieddate", updated)
+    return hubspot_company(object_id, updated, **properties)

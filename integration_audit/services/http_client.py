@@ -32,7 +32,11 @@ from . import redaction
 
 USER_AGENT = "Odoo integration_audit (services integration suite)"
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-AUDIT_BODY_CHARS = 64 * 1024
+# Text bodies are cut to this many characters each, so the request and the
+# response fit together in the audit log's 64 KiB payload.
+AUDIT_BODY_CHARS = 16 * 1024
+# Larger JSON bodies are not parsed for the audit log: they are cut as text.
+AUDIT_PARSE_MAX_BYTES = 1024 * 1024
 # Values shorter than this are not searched for and scrubbed from audit
 # text: they would match ordinary words.
 MIN_SCRUBBED_SECRET_CHARS = 8
@@ -148,7 +152,8 @@ def _describe_body(raw, content_type=""):
     if isinstance(raw, str):
         raw = raw.encode()
     text = raw.decode("utf-8", errors="replace")
-    if "json" in content_type or text[:1] in "[{":
+    parse = "json" in content_type or text[:1] in "[{"
+    if parse and len(raw) <= AUDIT_PARSE_MAX_BYTES:
         try:
             return redaction.redact(json.loads(text))
         except ValueError:

@@ -35,6 +35,7 @@ CLIENT_SECRET = "client-secret-3f9a77c1"
 FRESH_TOKEN = "fresh-access-token-51e2c6"
 STALE_TOKEN = "stale-access-token-0b9d4e"
 SLOW_SECONDS = 11
+BIG_BODY_TOKEN = "big-body-token-4411aa"
 HUBSPOT_429_BODY = {
     "status": "error",
     "message": "You have reached your daily limit.",
@@ -129,6 +130,10 @@ class FakeApi(BaseHTTPRequestHandler):
             "expires_in": 3600,
         }
         return json_answer(200, token)
+
+    def route_big_json(self):
+        padding = "p" * (1024 * 1024 + 10)
+        return json_answer(200, {"access_token": BIG_BODY_TOKEN, "padding": padding})
 
     def route_big(self):
         return 200, {"Content-Type": "text/plain"}, b"x" * 5000
@@ -484,6 +489,16 @@ class TestHttpClient(TransactionCase):
                 "DELETE FROM integration_rate_limit_hit WHERE bucket = %s",
                 [backend._http_rate_limit_bucket()],
             )
+
+    def test_large_json_body_cut_and_redacted(self):
+        response = self.static._http_request("GET", "/big-json")
+        self.assertEqual(response.json()["access_token"], BIG_BODY_TOKEN)
+        (entry,) = self.committed_audit(self.static)
+        self.assertNotIn(BIG_BODY_TOKEN, entry["payload"])
+        body = json.loads(entry["payload"])["response"]["body"]
+        self.assertTrue(body.startswith('{"access_token": "[redacted]'))
+        self.assertLessEqual(len(body), http_client.AUDIT_BODY_CHARS)
+        self.assertTrue(body.endswith("pppp"))
 
     def test_credentials_never_in_audit_table(self):
         self.static._http_request("GET", "/ok")

@@ -14,10 +14,11 @@ import psycopg2
 import psycopg2.pool
 import requests
 
+from odoo import SUPERUSER_ID, api
 from odoo.addons.integration_audit.controllers import main as intake
 from odoo.addons.integration_audit.services import signatures, soap, webhook_events
 from odoo.tests import HttpCase, TransactionCase, tagged
-from odoo.tools import config
+from odoo.tools import config, mute_logger
 
 HUBSPOT_SECRET = "hs-client-secret-0a1b2c3d4e"
 SALESFORCE_TOKEN = "sf-outbound-token-9z8y7x6w"
@@ -716,6 +717,61 @@ class TestIntakeErrors(TransactionCase):
             webhook_events.from_epoch(True)
         with self.assertRaises(webhook_events.MalformedEvent):
             webhook_events.from_epoch(10**20)
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentDelivery(TransactionCase):
+    """Two deliveries of one event race; the later one counts it as stored.
+
+    Both transactions run on connections of their own and commit, so the
+    test removes what they committed.
+    """
+
+    def drop_backend(self, backend_id):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "DELETE FROM integration_sync_job WHERE backend_id = %s", [backend_id]
+            )
+            cr.execute("DELETE FROM integration_backend WHERE id = %s", [backend_id])
+
+    def test_key_committed_after_snapshot_is_duplicate(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            backend_id = (
+                env["integration.backend"]
+                .create({"name": "Race", "kind": "hubspot"})
+                .id
+            )
+        self.addCleanup(self.drop_backend, backend_id)
+        body = json.dumps([hubspot_event(1), hubspot_event(2)])
+        values = webhook_events.hubspot_jobs(body)
+
+        with self.registry.cursor() as late:
+            env = api.Environment(late, SUPERUSER_ID, {})
+            backend = env["integration.backend"].browse(backend_id)
+            # The first read fixes the late transaction's snapshot.
+            self.assertEqual(backend.kind, "hubspot")
+            with self.registry.cursor() as early:
+                early_env = api.Environment(early, SUPERUSER_ID, {})
+                early_backend = early_env["integration.backend"].browse(backend_id)
+                early_env["integration.sync.job"]._enqueue_many(
+                    early_backend, values[:1]
+                )
+
+            with mute_logger("odoo.sql_db"):
+                stored = intake.IntegrationController()._store(backend, values)
+            self.assertEqual(stored.new, 1)
+            self.assertEqual(stored.duplicates, 1)
+            self.assertEqual(stored.jobs.mapped("idempotency_key"), ["hubspot:event:2"])
+
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT idempotency_key FROM integration_sync_job "
+                "WHERE backend_id = %s ORDER BY idempotency_key",
+                [backend_id],
+            )
+            keys = [row[0] for row in cr.fetchall()]
+        self.assertEqual(keys, ["hubspot:event:1", "hubspot:event:2"])
 
 
 def free_port():

@@ -1,6 +1,6 @@
 """Models of the psa_connector addon."""
 
-from . import (  # noqa: F401
+from . import (
     account_analytic_line,
     integration_backend,
     integration_exception,

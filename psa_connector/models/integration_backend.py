@@ -11,6 +11,7 @@ from odoo.addons.integration_audit.services.errors import (
 from odoo.tools import config
 
 from ..services import harvest, people, productive, project_export, time_sweep
+from ..services.expense_import import ExpenseBatch
 from ..services.time_batch import FLOW as TIME_FLOW
 from ..services.time_batch import TimeBatch
 from ..services.validation import PsaBusinessError
@@ -59,6 +60,13 @@ class IntegrationBackend(models.Model):
         help="After each complete time pull, entries spent in this many past days "
         "are listed again to find the ones deleted in the PSA; 0 turns the "
         "check off and leaves deletions to webhooks.",
+    )
+    psa_rate_max_age_days = fields.Integer(
+        string="Longest rate age (days)",
+        default=31,
+        help="A foreign-currency expense is converted at the latest rate on or "
+        "before its date; when that rate is older than this many days, the "
+        "expense waits in the exception queue instead. 0 accepts any age.",
     )
     psa_create_tasks = fields.Boolean(
         string="Create missing tasks",
@@ -174,17 +182,18 @@ class IntegrationBackend(models.Model):
         states = (self.psa_approved_states or "approved").split(",")
         return {state.strip().lower() for state in states if state.strip()}
 
-    def _psa_lock_date(self):
+    def _psa_lock_date(self, journal_type="sale"):
         """Return the last date on which the company's books are locked, or None.
 
-        The later of the global, sales and hard lock dates of the company and
-        its parents; user exceptions to a lock date do not count, because
-        the import runs for no particular user.
+        This is the latest of the global, hard and sales (or, for expenses,
+        purchase) lock dates of the company and its parents. User exceptions
+        to a lock date do not count, because the import runs for no
+        particular user.
         """
         company = self.company_id.sudo()
         dates = [
             company._get_user_lock_date(name, ignore_exceptions=True)
-            for name in ("fiscalyear_lock_date", "sale_lock_date")
+            for name in ("fiscalyear_lock_date", f"{journal_type}_lock_date")
         ]
         dates += [parent.hard_lock_date or date.min for parent in company.parent_ids]
         lock_date = max(dates)
@@ -342,6 +351,37 @@ class IntegrationBackend(models.Model):
             "tag": "display_notification",
             "params": {"type": "info", "message": message, "sticky": False},
         }
+
+    def _psa_import_expenses(self, full=False, time_budget=None):
+        """Run (or resume) this backend's expense pull; return its counts."""
+        self.ensure_one()
+        return ExpenseBatch(self, full=full, time_budget=time_budget).run()
+
+    def action_psa_import_expenses(self):
+        """Pull the expenses changed since the last run, now."""
+        self.ensure_one()
+        self.check_access("write")
+        counts = ExpenseBatch(self.sudo()).run()
+        message = _(
+            "%(read)s expenses read: %(created)s created, %(updated)s updated, "
+            "%(removed)s removed, %(rejected)s rejected.",
+            **counts,
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": "info", "message": message, "sticky": False},
+        }
+
+    @api.model
+    def _cron_psa_import_expenses(self):
+        """Pull expenses for every PSA backend whose expense flow is due."""
+        budget = self._psa_cron_budget()
+        for backend in self._psa_due_backends(ExpenseBatch.flow):
+            counts = backend._psa_import_expenses(time_budget=budget)
+            _logger.info("PSA expense pull of backend %s: %s", backend.id, counts)
+            if not counts["complete"]:
+                return
 
     def _psa_sync_people(self):
         """Map the PSA's users in a transaction of its own; return the counts.

@@ -12,12 +12,14 @@ PSA_CATEGORIES = [
     ("locked_period", "Locked period"),
     ("timesheet_changed_after_invoicing", "Timesheet changed after invoicing"),
     ("unknown_expense_category", "Unknown expense category"),
+    ("expense_changed_after_posting", "Expense changed after posting"),
     ("fx_mismatch", "Currency conversion mismatch"),
 ]
 IMPACTS = {
     "timesheet_changed_after_invoicing": "high",
     "locked_period": "high",
     "fx_mismatch": "high",
+    "expense_changed_after_posting": "high",
     "unknown_employee": "medium",
     "unknown_project": "medium",
 }
@@ -73,6 +75,11 @@ class IntegrationException(models.Model):
         field = {
             "unknown_employee": ("hr.employee", "person_id", "user"),
             "unknown_project": ("project.project", "project_id", "project"),
+            "unknown_expense_category": (
+                "product.product",
+                "category_id",
+                "expense_category",
+            ),
         }.get(self.category)
         if not field:
             return super()._link_record(target)

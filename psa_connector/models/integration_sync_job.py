@@ -3,6 +3,7 @@
 from odoo import models
 
 from ..services import mapping, project_export
+from ..services.expense_import import ExpenseImporter, expense_from_payload
 from ..services.time_import import TimeImporter, entry_from_payload
 from ..services.validation import unknown_person_error
 
@@ -15,6 +16,7 @@ class IntegrationSyncJob(models.Model):
         handlers = super()._get_flow_handlers()
         handlers.update(
             {
+                "psa.expense": "_psa_handle_expense",
                 "psa.person": "_psa_handle_person",
                 "psa.project.push": "_psa_handle_project_push",
                 "psa.time_entry": "_psa_handle_time_entry",
@@ -22,6 +24,13 @@ class IntegrationSyncJob(models.Model):
             }
         )
         return handlers
+
+    def _psa_handle_expense(self):
+        """Import one expense the batch could not take; raise while it fails."""
+        expense = expense_from_payload(self.payload or {})
+        importer = ExpenseImporter(self.backend_id, raise_errors=True)
+        importer.import_page([expense])
+        return importer.result.as_dict()
 
     def _psa_handle_person(self):
         """Map a PSA user to their employee; raise while none matches."""

@@ -198,11 +198,11 @@ class HarvestClient(PsaClient):
         category = raw.get("expense_category") or {}
         receipt = raw.get("receipt") or {}
         client = raw.get("client") or {}
-        approval = raw.get("approval_status")
         return Expense(
             id=str(raw["id"]),
             person_id=str(user.get("id") or ""),
             person_email=self.email_of(user["id"]) if user.get("id") else "",
+            person_name=user.get("name") or "",
             project_id=str(project.get("id") or ""),
             project_name=project.get("name") or "",
             category_id=str(category.get("id") or ""),
@@ -212,8 +212,10 @@ class HarvestClient(PsaClient):
             currency=client.get("currency") or raw.get("currency") or "",
             notes=raw.get("notes") or "",
             billable=bool(raw.get("billable")),
-            approved=approval == "approved" if approval else bool(raw.get("is_closed")),
+            approval_state=approval_state_of(raw),
             locked=period_locked(raw),
+            locked_reason=raw.get("locked_reason") or "",
+            units=to_decimal(raw["units"]) if raw.get("units") is not None else None,
             updated_at=parse_timestamp(raw.get("updated_at")),
             receipt_url=receipt.get("url") or "",
             receipt_name=receipt.get("file_name") or "",

@@ -208,7 +208,7 @@ class ProductiveClient(PsaClient):
             currency=attributes.get("currency") or "",
             notes=attributes.get("name") or attributes.get("note") or "",
             billable=bool(attributes.get("billable")),
-            approved=bool(attributes.get("approved")),
+            approval_state=approval_state_of(attributes),
             locked=bool(attributes.get("locked")),
             updated_at=parse_timestamp(attributes.get("updated_at")),
         )

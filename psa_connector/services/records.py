@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 MINUTES_PER_HOUR = Decimal(60)
-NOT_DIGESTED = ("updated_at", "locked", "locked_reason", "invoiced")
+NOT_DIGESTED = ("updated_at", "locked", "locked_reason", "invoiced", "receipt_url")
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,19 @@ class Expense:
     currency: str
     notes: str
     billable: bool
-    approved: bool
+    approval_state: str
     locked: bool
     updated_at: datetime
+    units: Decimal | None = None
+    person_name: str = ""
+    locked_reason: str = ""
     receipt_url: str = ""
     receipt_name: str = ""
     converted_total: Decimal | None = None
 
     def digest(self):
         """Return a SHA-256 of the fields an import writes, to spot no-op edits."""
-        return payload_digest(self)
+        return payload_digest(self, exclude=NOT_DIGESTED)
 
 
 @dataclass(frozen=True)

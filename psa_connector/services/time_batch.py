@@ -1,6 +1,8 @@
-"""The scheduled pull of time entries: pages in, watermark forward, resumable.
+"""The scheduled pull of PSA records: pages in, watermark forward, resumable.
 
-A run asks the PSA for the entries changed since the flow's watermark
+`PullRun` is the machinery, and `TimeBatch` the pull of time entries; the
+expense pull is a `PullRun` too. A run asks the PSA for the records
+changed since the flow's watermark
 (minus its overlap window), then stores page after page, each in a
 transaction of its own that also records where the run stands. The
 watermark itself only moves when the last page is stored:
@@ -42,8 +44,23 @@ PAGE_ATTEMPTS = 3
 RACE_ERRORS = (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFailure)
 
 
-class TimeBatch:
-    """One run of the time-entry pull for one backend."""
+class PullRun:
+    """One run of a pull for one backend; subclasses name what is pulled.
+
+    `flow` is the flow code that keeps the watermark, `fetch_pages` asks
+    the client for pages and `make_importer` returns the object whose
+    `import_page(records)` stores one page and returns its `ImportResult`.
+    """
+
+    flow = None
+
+    def fetch_pages(self, client, since, resume_token):
+        """Yield the `Page`s changed since `since`, from `resume_token` on."""
+        raise NotImplementedError
+
+    def make_importer(self, backend):
+        """Return the importer of one page, bound to `backend`'s environment."""
+        raise NotImplementedError
 
     def __init__(self, backend, full=False, time_budget=None):
         self.backend = backend
@@ -87,6 +104,7 @@ class TimeBatch:
         self._finish(state)
 
     def _open_run_exception(self, error):
+        key = f"psa:{self.backend.id}:run:{self.flow}:{error.category}"
         with self.registry.cursor() as cr:
             env = self._env(cr)
             env["integration.exception"]._open(
@@ -97,7 +115,7 @@ class TimeBatch:
                     "impact": "high",
                     "backend_id": self.backend.id,
                     "company_id": self.backend.company_id.id,
-                    "dedup_key": f"psa:{self.backend.id}:run:{FLOW}:{error.category}",
+                    "dedup_key": key,
                 }
             )
 
@@ -113,7 +131,7 @@ class TimeBatch:
     def _locked_flow(self, env):
         """Return the run's flow row, locked until this transaction ends."""
         backend = env["integration.backend"].browse(self.backend.id)
-        flow = backend._psa_flow(FLOW)
+        flow = backend._psa_flow(self.flow)
         env.cr.execute(
             "SELECT id FROM integration_flow WHERE id = %s FOR UPDATE", [flow.id]
         )
@@ -127,7 +145,9 @@ class TimeBatch:
             mark = read_watermark(flow.watermark)
             run = mark.get("run")
             if run and not self.full:
-                _logger.info("Resuming the time pull of backend %s", self.backend.id)
+                _logger.info(
+                    "Resuming the %s pull of backend %s", self.flow, self.backend.id
+                )
                 return run
             since = None if self.full else self._since(mark.get("since"), flow)
             run = {
@@ -150,7 +170,7 @@ class TimeBatch:
     def _pages(self, client, state):
         """Yield the run's pages; restart from `since` when a stored link expired."""
         try:
-            yield from client.iter_time_entry_pages(state["since"], state["next"])
+            yield from self.fetch_pages(client, state["since"], state["next"])
         except RemoteRejectedError:
             if not state["next"] or self.pages:
                 raise
@@ -159,7 +179,7 @@ class TimeBatch:
                 self.backend.id,
             )
             state["next"] = None
-            yield from client.iter_time_entry_pages(state["since"], None)
+            yield from self.fetch_pages(client, state["since"], None)
 
     # ------------------------------------------------------------------
     # Pages
@@ -189,7 +209,7 @@ class TimeBatch:
     def _store_in(self, env, page, state):
         flow = self._locked_flow(env)
         backend = env["integration.backend"].browse(self.backend.id)
-        result = TimeImporter(backend).import_page(page.records)
+        result = self.make_importer(backend).import_page(page.records)
         mark = read_watermark(flow.watermark)
         mark["run"] = dict(
             state, next=page.next_token, high=newest(state["high"], page.records)
@@ -224,6 +244,20 @@ class TimeBatch:
                 {"watermark": json.dumps(mark), "last_run_at": fields.Datetime.now()}
             )
         self.backend.env["ir.cron"]._notify_progress(done=self.result.read, remaining=0)
+
+
+class TimeBatch(PullRun):
+    """The pull of time entries, which become timesheets."""
+
+    flow = FLOW
+
+    def fetch_pages(self, client, since, resume_token):
+        """Yield pages of time entries changed since `since`."""
+        return client.iter_time_entry_pages(since, resume_token)
+
+    def make_importer(self, backend):
+        """Return a `TimeImporter` of `backend`."""
+        return TimeImporter(backend)
 
 
 def read_watermark(text):

@@ -10,6 +10,8 @@ from collections import Counter
 
 from odoo.addons.integration_audit.services.errors import BusinessError
 
+from .records import Expense
+
 
 class PsaBusinessError(BusinessError):
     """A `BusinessError` that knows which open exception it belongs to.
@@ -35,6 +37,12 @@ class PsaBusinessError(BusinessError):
         self.candidate_model = candidate_model
 
 
+def label(record):
+    """Return how messages name a record: "time entry 42" or "expense 42"."""
+    kind = "expense" if isinstance(record, Expense) else "time entry"
+    return f"PSA {kind} {record.id}"
+
+
 def split_duplicates(entries):
     """Return (entries whose id is unique in the page, entries whose id repeats)."""
     counts = Counter(entry.id for entry in entries)
@@ -46,7 +54,7 @@ def split_duplicates(entries):
 def duplicate_error(backend, entry):
     """Return the error of an entry id that appears twice in one page."""
     return PsaBusinessError(
-        f"PSA time entry {entry.id} appears more than once in one page of "
+        f"{label(entry)} appears more than once in one page of "
         f"{backend.display_name}; none of its copies was imported. Check the "
         "entry in the PSA, then press Retry.",
         category="duplicate_entry",
@@ -67,8 +75,8 @@ def project_error(backend, entry, project):
         )
     if not project.active or _is_closed(project):
         return PsaBusinessError(
-            f"Project {project.display_name} is archived or closed, so time entry "
-            f"{entry.id} of {entry.date} cannot be recorded on it. Reopen the "
+            f"Project {project.display_name} is archived or closed, so "
+            f"{label(entry)} of {entry.date} cannot be recorded on it. Reopen the "
             "project or move the entry in the PSA, then press Retry.",
             category="closed_project",
             dedup_key=f"psa:{backend.id}:closed_project:{project.id}",
@@ -102,7 +110,7 @@ def employee_error(backend, entry, employee, project):
         )
     if not employee.active:
         return PsaBusinessError(
-            f"Employee {employee.name} is archived, so PSA time entry {entry.id} "
+            f"Employee {employee.name} is archived, so {label(entry)} "
             "cannot be recorded. Restore the employee or link the PSA user to "
             "another one, then press Retry.",
             category="unknown_employee",
@@ -147,9 +155,94 @@ def lock_error(backend, entry, lock_date, existing_date=None):
     else:
         return None
     return PsaBusinessError(
-        f"PSA time entry {entry.id} of {entry.date} is {reason}, so it was not "
+        f"{label(entry)} of {entry.date} is {reason}, so it was not "
         "posted. Record it in the open period or reopen the period, then press "
         "Retry.",
         category="locked_period",
         dedup_key=f"psa:{backend.id}:locked_period:{entry.id}",
+    )
+
+
+def category_error(backend, expense, products):
+    """Return an error when no expensable product stands for the category."""
+    if expense.category_id in products:
+        return None
+    return PsaBusinessError(
+        f"PSA expense category {expense.category_name or '?'} (id "
+        f"{expense.category_id}) matches no product that can be expensed on "
+        f"{backend.display_name}. Link a product, or create one of that name "
+        "with Can be Expensed set, then press Retry.",
+        category="unknown_expense_category",
+        dedup_key=f"psa:{backend.id}:unknown_expense_category:{expense.category_id}",
+        candidate_model="product.product",
+    )
+
+
+def currency_error(backend, expense, currency):
+    """Return an error when Odoo has no current rate for the expense's date.
+
+    The rate used is the latest one on or before the expense date; one
+    older than the backend's maximum rate age would convert at a stale rate.
+    """
+    if not currency:
+        problem = f"currency {expense.currency or '(none)'} is not known to Odoo"
+    elif currency == backend.company_id.currency_id:
+        return None
+    elif not currency.active:
+        problem = f"currency {currency.name} is not active"
+    else:
+        problem = _rate_problem(backend, expense, currency)
+        if not problem:
+            return None
+    return PsaBusinessError(
+        f"{label(expense)} of {expense.date} cannot be converted: {problem}. Add "
+        "the currency and its rate for that date, then press Retry.",
+        category="fx_mismatch",
+        dedup_key=f"psa:{backend.id}:fx_mismatch:{expense.id}",
+    )
+
+
+def _rate_problem(backend, expense, currency):
+    company = backend.company_id
+    rates = currency.rate_ids.filtered(
+        lambda rate: (
+            rate.name <= expense.date and rate.company_id in (company, company.browse())
+        )
+    )
+    if not rates:
+        return f"currency {currency.name} has no rate on or before {expense.date}"
+    latest = max(rates.mapped("name"))
+    max_age = backend.psa_rate_max_age_days
+    if max_age and (expense.date - latest).days > max_age:
+        return (
+            f"the latest rate of {currency.name} before {expense.date} is of "
+            f"{latest}, more than {max_age} days earlier"
+        )
+    return None
+
+
+def fx_mismatch_error(backend, expense, record, ours):
+    """Return the report of a PSA conversion that differs from Odoo's."""
+    company_currency = backend.company_id.currency_id.name
+    return PsaBusinessError(
+        f"{label(expense)} of {expense.total} {expense.currency} on {expense.date} "
+        f"is {ours} {company_currency} in Odoo but {expense.converted_total} in the "
+        f"PSA. Expense {record.display_name} was imported at Odoo's rate; check the "
+        "rate of that date, then resolve this exception.",
+        category="fx_mismatch",
+        dedup_key=f"psa:{backend.id}:fx_mismatch:{expense.id}",
+        records=record,
+    )
+
+
+def expense_posted_error(backend, expense, record):
+    """Return the error of a PSA change to an expense already in a report."""
+    return PsaBusinessError(
+        f"{label(expense)} changed in the PSA (now {expense.total} "
+        f"{expense.currency}, {expense.approval_state}) but expense "
+        f"{record.display_name} is already {record.state}; it was left unchanged. "
+        "Correct the expense report, then resolve this exception.",
+        category="expense_changed_after_posting",
+        dedup_key=f"psa:{backend.id}:expense_changed_after_posting:{expense.id}",
+        records=record,
     )

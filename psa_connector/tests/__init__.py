@@ -1,1 +1,1 @@
-from . import test_projects, test_time_batch, test_time_import  # noqa: F401
+from . import test_expenses, test_projects, test_time_batch, test_time_import

@@ -142,12 +142,16 @@ class PsaFixtures:
         )
 
 
-def emulators_module():
-    """Import the suite's emulator package from the repository's tests folder."""
+def emulators_module(name=None):
+    """Import the suite's emulator package (or its module `name`).
+
+    The emulators live in the repository's tests folder, outside the addons
+    path, so the repository root is put on the import path first.
+    """
     root = str(Path(__file__).resolve().parents[2])
     if root not in sys.path:
         sys.path.insert(0, root)
-    return importlib.import_module("tests.emulators")
+    return importlib.import_module("tests.emulators" + (f".{name}" if name else ""))
 
 
 HISTORY = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)

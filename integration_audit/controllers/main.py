@@ -46,10 +46,32 @@ import werkzeug.exceptions
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from ..services import prometheus, signatures, soap, webhook_events
+from ..services import prometheus, redaction, signatures, soap, webhook_events
 from ..services.secrets import MissingKeyError
 
 _logger = logging.getLogger(__name__)
+
+
+class QueryCredentialFilter(logging.Filter):
+    """Redaction of ``token=`` and similar pairs in request log lines.
+
+    The Salesforce route and the metrics route take a secret in the query
+    string, and werkzeug logs every request line with its query string.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        redacted = redaction.SECRET_PAIR_PATTERN.sub(
+            r"\1" + redaction.REDACTED, message
+        )
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_request_logger = logging.getLogger("werkzeug")
+if not any(isinstance(item, QueryCredentialFilter) for item in _request_logger.filters):
+    _request_logger.addFilter(QueryCredentialFilter())
 
 WEBHOOK_ROUTE = {
     "type": "http",

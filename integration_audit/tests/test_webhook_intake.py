@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -68,6 +69,17 @@ def outbound_message(org_id, notifications, prolog="", name_text=None):
 </notifications>
 </soapenv:Body>
 </soapenv:Envelope>""".encode()
+
+
+class CapturingHandler(logging.Handler):
+    """A log handler that keeps the formatted messages it receives."""
+
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
 
 
 class WebhookCase(HttpCase):
@@ -494,6 +506,27 @@ class TestSalesforceIntake(WebhookCase):
         )
         self.assertNotIn("guess", entry.endpoint)
         self.assertFalse(self.jobs_of(self.salesforce))
+
+    def test_token_not_in_request_log(self):
+        body = outbound_message(
+            ORG_ID_18, [("04l5g0000001AbPAAU", "0015g00000AbCdRAAV")]
+        )
+        handler = CapturingHandler()
+        request_logger = logging.getLogger("werkzeug")
+        request_logger.addHandler(handler)
+        self.addCleanup(request_logger.removeHandler, handler)
+        self.addCleanup(request_logger.setLevel, request_logger.level)
+        request_logger.setLevel(logging.INFO)
+
+        self.assertEqual(self.salesforce_post(body).status_code, 200)
+        # The server logs the request line once the response is sent.
+        deadline = time.monotonic() + 5
+        while not handler.lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = "\n".join(handler.lines)
+        self.assertIn("/integration/webhook/salesforce/", lines)
+        self.assertIn("token=[redacted]", lines)
+        self.assertNotIn(SALESFORCE_TOKEN, lines)
 
     def test_missing_token_401(self):
         body = outbound_message(

@@ -23,7 +23,9 @@ from .records import (
 
 JSON_API_TYPE = "application/vnd.api+json"
 PAGE_SIZE = 200
-TIME_INCLUDES = "person,project,task,service"
+# Time entries reach their project through their service's deal (budget).
+TIME_INCLUDES = "person,task,service.deal.project"
+EXPENSE_INCLUDES = "person,service_type,deal.project"
 
 
 class ProductiveClient(PsaClient):
@@ -77,13 +79,10 @@ class ProductiveClient(PsaClient):
     def person_from(resource):
         """Return the `Person` of a Productive person resource."""
         attributes = resource.get("attributes") or {}
-        name = " ".join(
-            filter(None, [attributes.get("first_name"), attributes.get("last_name")])
-        )
         return Person(
             id=str(resource["id"]),
             email=(attributes.get("email") or "").strip(),
-            name=name,
+            name=full_name(resource),
             active=not attributes.get("archived_at"),
         )
 
@@ -127,9 +126,7 @@ class ProductiveClient(PsaClient):
         """Return the `TimeEntry` of a time entry resource and its includes."""
         attributes = resource.get("attributes") or {}
         person = related(resource, "person", included)
-        project = related(resource, "project", included) or project_of_service(
-            resource, included
-        )
+        project = project_of_service(resource, included)
         task = related(resource, "task", included) or related(
             resource, "service", included
         )
@@ -140,15 +137,7 @@ class ProductiveClient(PsaClient):
             id=str(resource["id"]),
             person_id=str(person.get("id") or ""),
             person_email=(person_attributes.get("email") or "").strip(),
-            person_name=" ".join(
-                filter(
-                    None,
-                    [
-                        person_attributes.get("first_name"),
-                        person_attributes.get("last_name"),
-                    ],
-                )
-            ),
+            person_name=full_name(person),
             project_id=str(project.get("id") or ""),
             project_name=project_attributes.get("name") or "",
             project_code=project_attributes.get("project_number") or "",
@@ -173,7 +162,7 @@ class ProductiveClient(PsaClient):
 
     def iter_expense_pages(self, updated_since=None, resume_token=None):
         """Yield `Page`s of expenses changed at or after `updated_since`."""
-        params = {"sort": "-updated_at", "include": "person,project,service_type"}
+        params = {"sort": "-updated_at", "include": EXPENSE_INCLUDES}
         if updated_since:
             params["filter[updated_at][gt_eq]"] = updated_since
         for body, next_token, total in self.iter_pages(
@@ -189,7 +178,8 @@ class ProductiveClient(PsaClient):
         """Return the `Expense` of an expense resource and its includes."""
         attributes = resource.get("attributes") or {}
         person = related(resource, "person", included)
-        project = related(resource, "project", included)
+        deal = related(resource, "deal", included)
+        project = related(deal, "project", included) if deal else {}
         category = related(resource, "service_type", included)
         amount = attributes.get("amount")
         total = (
@@ -199,6 +189,7 @@ class ProductiveClient(PsaClient):
             id=str(resource["id"]),
             person_id=str(person.get("id") or ""),
             person_email=((person.get("attributes") or {}).get("email") or "").strip(),
+            person_name=full_name(person),
             project_id=str(project.get("id") or ""),
             project_name=(project.get("attributes") or {}).get("name") or "",
             category_id=str(category.get("id") or ""),
@@ -300,6 +291,14 @@ class ProductiveClient(PsaClient):
             }
         }
         return str(self.request("POST", "/tasks", json=body)["data"]["id"])
+
+
+def full_name(person):
+    """Return "first last" of a person resource."""
+    attributes = person.get("attributes") or {}
+    return " ".join(
+        filter(None, [attributes.get("first_name"), attributes.get("last_name")])
+    )
 
 
 def index_included(body):

@@ -1,1 +1,7 @@
-from . import test_expenses, test_projects, test_time_batch, test_time_import
+from . import (
+    test_expenses,
+    test_productive,
+    test_projects,
+    test_time_batch,
+    test_time_import,
+)

@@ -250,6 +250,135 @@ class HarvestCase(PsaFixtures, TransactionCase):
         return self.backend.flow_ids.filtered(lambda f: f.code == "psa.time_entries")
 
 
+class ProductiveCase(PsaFixtures, TransactionCase):
+    """Tests against a Productive emulator started for the class, with empty data.
+
+    The organization gets the two people, a company, the sold project (as
+    PRJ-ALPHA, mapped) with its deal, a billable and a non-billable
+    service, and the task Design.
+    """
+
+    page_size = 4
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_firm()
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+        emulators = emulators_module().start_emulators(
+            size=None, systems=("productive",)
+        )
+        cls.addClassCleanup(emulators.stop)
+        cls.productive = emulators.productive
+        cls.store = cls.productive.store
+        cls.seed_productive()
+        cls.seeded_ids = {kind: set(table) for kind, table in cls.store.tables.items()}
+        cls.backend.write(
+            {
+                "kind": "productive",
+                "base_url": f"{cls.productive.url}/api/v2",
+                "api_token": cls.store.config.api_token,
+                "account_ref": cls.store.config.organization_id,
+                "psa_page_size": cls.page_size,
+                "rate_limit_requests": 1000,
+            }
+        )
+        Mapping = cls.env["integration.external.id"]
+        Mapping.search(
+            [("backend_id", "=", cls.backend.id), ("res_model", "=", "project.project")]
+        ).unlink()
+        Mapping._bind(cls.backend, cls.project, str(cls.psa_project.id))
+
+    @classmethod
+    def seed_productive(cls):
+        add = cls.store.add
+        cls.psa_lena = add(
+            "people",
+            {
+                "first_name": "Lena",
+                "last_name": "Marsh",
+                "email": "lena.marsh@example.org",
+            },
+            at=HISTORY,
+        )
+        cls.psa_omar = add(
+            "people",
+            {
+                "first_name": "Omar",
+                "last_name": "Vale",
+                "email": "omar.vale@example.org",
+            },
+            at=HISTORY,
+        )
+        company = add("companies", {"name": "Kestrel Analytics"}, at=HISTORY)
+        cls.psa_project = add(
+            "projects",
+            {"name": "Alpha", "project_number": "PRJ-ALPHA"},
+            {"company": company.id},
+            at=HISTORY,
+        )
+        deal = add(
+            "deals",
+            {"name": "Alpha budget", "currency": "EUR"},
+            {"company": company.id, "project": cls.psa_project.id},
+            at=HISTORY,
+        )
+        cls.psa_deal = deal
+        cls.psa_service = add(
+            "services", {"name": "Consulting"}, {"deal": deal.id}, at=HISTORY
+        )
+        cls.psa_internal_service = add(
+            "services",
+            {"name": "Internal", "billing_type_id": 3},
+            {"deal": deal.id},
+            at=HISTORY,
+        )
+        cls.psa_task = add(
+            "tasks", {"title": "Design"}, {"project": cls.psa_project.id}, at=HISTORY
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.productive.faults.clear()
+        for kind, table in self.store.tables.items():
+            for record_id in set(table) - self.seeded_ids[kind]:
+                del table[record_id]
+        self.requests_seen = len(self.productive.requests)
+
+    def new_requests(self):
+        """Return the requests the emulator received since the test began."""
+        return self.productive.requests[self.requests_seen :]
+
+    def add_entries(self, count, minutes=90, day=date(2024, 6, 3), **values):
+        """Seed `count` approved, billable entries of Lena; return them."""
+        person = values.pop("person", self.psa_lena)
+        service = values.pop("service", self.psa_service)
+        at = values.pop("at", HISTORY)
+        attributes = {
+            "date": day,
+            "time": minutes,
+            "billable_time": minutes
+            if service.attributes["billing_type_id"] != 3
+            else 0,
+            "approved": True,
+        }
+        attributes.update(values)
+        return [
+            self.store.add(
+                "time_entries",
+                dict(attributes, note=f"Entry {n}"),
+                {"person": person.id, "service": service.id, "task": self.psa_task.id},
+                at=at,
+            )
+            for n in range(count)
+        ]
+
+    def lines_of_store(self, entries):
+        """Return the timesheet lines mapped to emulator entries."""
+        return self.lines_of(*(entry.id for entry in entries))
+
+
 class PsaCase(PsaFixtures, TransactionCase):
     """A TransactionCase with the firm set up once per class."""
 

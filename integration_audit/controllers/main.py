@@ -10,21 +10,23 @@ always means the events are stored. The responses:
 - 200: stored; a second delivery of stored events is a no-op that also
   gets 200 (Salesforce gets its SOAP acknowledgement).
 - 400: the body is not what the sender documents (JSON, SOAP, no DTD).
-- 401: bad signature, token or timestamp, or a Salesforce message from
-  another organization than the backend's ``account_ref``.
+- 401: bad signature, token or timestamp, or a HubSpot event from another
+  portal, or a Salesforce message from another organization, than the
+  backend's ``account_ref`` (when it is set).
 - 404: no active backend of the route's kind has this ID.
 - 413: the body is larger than the backend's ``webhook_max_bytes``, by its
   Content-Length or by the bytes actually read.
 - 429: the intake is saturated: the backend already has
   ``webhook_max_pending_jobs`` pending jobs or more (0 disables the cap).
   The response carries ``Retry-After: 60``.
-- 503: the database cannot be reached, or a concurrent transaction won a
-  race; ``Retry-After: 30`` asks the sender to come back.
+- 503: the database cannot be reached, a concurrent transaction won a
+  race, or the webhook secret cannot be decrypted with the configured keys.
+  ``Retry-After: 30`` tells the sender to try again later.
 - 500: anything else, without detail; the server log has the traceback.
 
 Every refusal gets an audit entry (outcome refused, status, reason) written
 in a transaction of its own, so it is kept although the request's
-transaction is rolled back; only when the database itself is unreachable is
+transaction is rolled back. Only when the database itself is unreachable is
 the refusal logged in the server log alone.
 
 The routes use ``auth='none'``: they authenticate the sender themselves and
@@ -205,7 +207,6 @@ class StoredEvents:
 class Sender:
     """Base class of a webhook sender: the steps that differ between systems."""
 
-    name = ""
     kinds = ()
 
     def verify(self, backend, delivery):
@@ -241,7 +242,6 @@ def _webhook_secret(backend, fallback=None):
 class HubSpotSender(Sender):
     """HubSpot app webhooks, signed with the app's client secret."""
 
-    name = "hubspot"
     kinds = ("hubspot",)
 
     def verify(self, backend, delivery):
@@ -256,13 +256,21 @@ class HubSpotSender(Sender):
         )
 
     def jobs(self, backend, delivery):
-        return webhook_events.hubspot_jobs(delivery.body)
+        job_values = webhook_events.hubspot_jobs(delivery.body)
+        # One app secret signs the events of every portal the app is
+        # installed in, so the portal decides which backend they belong to.
+        expected = (backend.account_ref or "").strip()
+        portals = {str(values["payload"].get("portalId")) for values in job_values}
+        if expected and portals != {expected}:
+            raise IntakeRefusal(
+                401, "An event's portalId is not the portal of this backend."
+            )
+        return job_values
 
 
 class SalesforceSender(Sender):
     """Salesforce Outbound Messages, authenticated by a token in the URL."""
 
-    name = "salesforce"
     kinds = ("salesforce",)
 
     def verify(self, backend, delivery):
@@ -301,7 +309,6 @@ def same_organization(expected, received):
 class PsaSender(Sender):
     """PSA webhooks: X-Timestamp and an HMAC of timestamp and body."""
 
-    name = "psa"
     kinds = ("harvest", "productive")
 
     def verify(self, backend, delivery):

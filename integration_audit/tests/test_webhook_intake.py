@@ -308,6 +308,18 @@ class TestHubSpotIntake(WebhookCase):
         )
         self.assertEqual(response.status_code, 200, response.text)
 
+    def test_portal_must_match_account_ref(self):
+        self.hubspot.account_ref = "62515"
+        response = self.hubspot_post([hubspot_event(9037)])
+        self.assertEqual(response.status_code, 200, response.text)
+
+        self.mark_audit()
+        other_portal = dict(hubspot_event(9038), portalId=99999)
+        response = self.hubspot_post([hubspot_event(9039), other_portal])
+        entry = self.assertRejected(response, 401, self.hubspot)
+        self.assertIn("portalId", entry.message)
+        self.assertEqual(len(self.jobs_of(self.hubspot)), 1)
+
     def test_backend_without_secret_refuses(self):
         backend = self.env["integration.backend"].create(
             {"name": "Bare", "kind": "hubspot"}

@@ -38,7 +38,12 @@ class CrmBridgeDealSync(models.AbstractModel):
             return None
         Mapping = self.env["integration.external.id"]
         Mapping._lock(backend, "sale.order", deal["ref"])
-        Mapping._check_fresh(backend, "sale.order", deal["ref"], deal.get("updated_at"))
+        # A deal read with the same change time may still have new line items,
+        # which do not always move it; the payload digest makes a true repeat a
+        # no-op instead.
+        Mapping._check_fresh(
+            backend, "sale.order", deal["ref"], deal.get("updated_at"), allow_equal=True
+        )
         order = Mapping._resolve(backend, "sale.order", deal["ref"])
         if not order:
             return (
@@ -361,13 +366,18 @@ class CrmBridgeDealSync(models.AbstractModel):
 
     @api.model
     def _check_header(self, backend, deal, source, order):
+        """Return why the deal's company or currency cannot follow on `order`."""
         blocked = []
+        company_ref = source.company_ref
         customer = self.env["integration.external.id"]._resolve(
-            backend, "res.partner", source.company_ref or ""
+            backend, "res.partner", company_ref or ""
         )
-        if customer and customer != order.partner_id:
+        if company_ref and customer != order.partner_id:
             blocked.append(
-                _("the company changed to %(partner)s", partner=customer.display_name)
+                _(
+                    "the company changed to %(company)s",
+                    company=customer.display_name or company_ref,
+                )
             )
         currency = self._currency(backend, deal)
         if currency != order.currency_id:

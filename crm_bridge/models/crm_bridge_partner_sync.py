@@ -400,6 +400,8 @@ class CrmBridgePartnerSync(models.AbstractModel):
                 continue
             if not Mapping._find(backend, "res.partner", data["ref"]):
                 mapping.is_alias = True
+                # The unique index on primary mappings is checked at the insert.
+                mapping.flush_recordset(["is_alias"])
             partner = self.env["res.partner"].browse(mapping.res_id).exists()
             partners |= partner
         return partners.with_context(active_test=False)

@@ -13,7 +13,8 @@ from ..services.salesforce_client import soql_ids, soql_select
 from ..services.salesforce_ids import to_18_or_none
 
 HUBSPOT_TYPES = {"company": "companies", "contact": "contacts", "deal": "deals"}
-HUBSPOT_PARTNER_TYPES = ("companies", "contacts")
+# Associations read together with a record, so its company and lines come along.
+ASSOCIATIONS_READ = {"contacts": ("companies",), "deals": ("companies", "line_items")}
 SALESFORCE_PARTNER_OBJECTS = {"Account": True, "Contact": False}
 # Fields without which an Outbound Message is re-read from the API.
 SALESFORCE_REQUIRED_FIELDS = {"Account": ("Name",), "Contact": ("LastName",)}
@@ -70,8 +71,9 @@ class CrmBridgeSync(models.AbstractModel):
         """Return the current HubSpot record, or None when HubSpot has none."""
         client = backend._crm_client(job)
         extra = [backend.crm_vat_field] if object_type == "companies" else []
+        properties = client.properties_of(object_type, extra)
         return client.get(
-            object_type, object_id, client.properties_of(object_type, extra)
+            object_type, object_id, properties, ASSOCIATIONS_READ.get(object_type, ())
         )
 
     @api.model

@@ -231,5 +231,5 @@ class IntegrationBackend(models.Model):
     def action_crm_ensure_properties(self):
         """Create the deal properties the invoice status is written to."""
         for backend in self:
-            self.env["crm.bridge.invoice.status"]._ensure_remote_fields(backend)
+            self.env["crm.bridge.deal.push"]._ensure_remote_fields(backend)
         return True

@@ -179,6 +179,8 @@ class IntegrationBackend(models.Model):
                 self._crm_hubspot_stamp(object_type, record) for record in records
             ]
             newest = max(stamps)
+            if object_type == "contacts":
+                self._crm_add_contact_companies(client, records)
             jobs = [self._crm_hubspot_job(object_type, record) for record in records]
             self._crm_store_page(code, jobs, watermark_text(parse_timestamp(newest)))
             next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
@@ -187,6 +189,27 @@ class IntegrationBackend(models.Model):
             # Restart from the newest timestamp unless the page held no other.
             after = next_after if newest == since else None
             since = newest
+
+    @api.model
+    def _crm_add_contact_companies(self, client, records):
+        """Fill `associatedcompanyid` from the associations API where missing.
+
+        Search results carry no associations, so one batch read per page
+        finds the company of every contact that lacks the property.
+        """
+        missing = [
+            record
+            for record in records
+            if not (record.get("properties") or {}).get("associatedcompanyid")
+        ]
+        if not missing:
+            return
+        ids = [record["id"] for record in missing]
+        companies = client.associated_ids_batch("contacts", ids, "companies")
+        for record in missing:
+            found = companies.get(str(record["id"]))
+            if found:
+                record.setdefault("properties", {})["associatedcompanyid"] = found[0]
 
     @api.model
     def _crm_hubspot_stamp(self, object_type, record):

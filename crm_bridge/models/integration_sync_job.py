@@ -67,50 +67,56 @@ class IntegrationSyncJob(models.Model):
     # ------------------------------------------------------------------
 
     def _crm_handle_hubspot_webhook(self):
-        event = self.payload if isinstance(self.payload, dict) else {}
-        object_name, _dot, action = str(event.get("subscriptionType") or "").partition(
-            "."
-        )
-        object_type = HUBSPOT_TYPES.get(object_name)
-        if not object_type or not event.get("objectId"):
-            return self._crm_malformed(
-                _("a HubSpot event without a known object and id")
-            )
-        object_id = str(event["objectId"])
-        if (
-            action == "propertyChange"
-            and event.get("propertyName") in OWN_HUBSPOT_PROPERTIES
-        ):
+        event, object_type, object_id, action = self._crm_hubspot_event()
+        own = event.get("propertyName") in OWN_HUBSPOT_PROPERTIES
+        if action == "propertyChange" and own:
             return _(
                 "Ignored: the change is the bridge's own write to %(property)s.",
                 property=event["propertyName"],
             )
-        self.env["integration.external.id"]._check_fresh(
-            self.backend_id,
-            res_model_of(object_type),
-            object_id,
-            self.external_updated_at,
-        )
+        self._crm_check_fresh(res_model_of(object_type), object_id)
         Sync = self.env["crm.bridge.sync"]
         if action in HUBSPOT_DELETE_ACTIONS:
             return Sync._record_deletion(self.backend_id, object_type, object_id)
+        merged = []
         if action == "merge":
-            primary = str(event.get("primaryObjectId") or object_id)
+            object_id = str(event.get("primaryObjectId") or object_id)
             merged = [str(value) for value in event.get("mergedObjectIds") or []]
-            return self._crm_run(
-                Sync._refetch_hubspot,
-                self.backend_id,
-                object_type,
-                primary,
-                self,
-                merged,
+        elif action not in HUBSPOT_REFETCH_ACTIONS:
+            return _(
+                "Ignored: HubSpot event type %(type)s.",
+                type=event.get("subscriptionType"),
             )
-        if action in HUBSPOT_REFETCH_ACTIONS:
-            return self._crm_run(
-                Sync._refetch_hubspot, self.backend_id, object_type, object_id, self
+        return self._crm_run(
+            Sync._refetch_hubspot, self.backend_id, object_type, object_id, self, merged
+        )
+
+    def _crm_hubspot_event(self):
+        """Return (event, object type, object id, action) of a webhook event."""
+        event = self.payload if isinstance(self.payload, dict) else {}
+        subscription = str(event.get("subscriptionType") or "")
+        object_name, _dot, action = subscription.partition(".")
+        object_type = HUBSPOT_TYPES.get(object_name)
+        object_id = str(event.get("objectId") or "")
+        if not object_type or not object_id.isdigit():
+            self._crm_malformed(
+                _(
+                    "a HubSpot event without a known object type and a numeric "
+                    "object id (%(type)s, %(id)s)",
+                    type=subscription or "-",
+                    id=object_id or "-",
+                )
             )
-        return _(
-            "Ignored: HubSpot event type %(type)s.", type=event.get("subscriptionType")
+        return event, object_type, object_id, action
+
+    def _crm_check_fresh(self, res_model, external_id):
+        """Skip the job when its change is not newer than the one applied."""
+        self.env["integration.external.id"]._check_fresh(
+            self.backend_id,
+            res_model,
+            external_id,
+            self.external_updated_at,
+            allow_equal=self.env.context.get("integration_replay", False),
         )
 
     def _crm_handle_hubspot_record(self):
@@ -136,9 +142,7 @@ class IntegrationSyncJob(models.Model):
             return self._crm_malformed(
                 _("an Outbound Message without an object and a valid Id")
             )
-        self.env["integration.external.id"]._check_fresh(
-            self.backend_id, res_model_of(sobject), record_id, self.external_updated_at
-        )
+        self._crm_check_fresh(res_model_of(sobject), record_id)
         Sync = self.env["crm.bridge.sync"]
         if Sync._salesforce_message_is_complete(sobject, fields):
             return self._crm_run(

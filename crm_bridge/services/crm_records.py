@@ -105,6 +105,19 @@ def _hubspot_common(record):
     }
 
 
+def associated_ids(record, to_type):
+    """Return the ids a record read with `?associations=` lists for `to_type`.
+
+    Returns None when the record was read without associations, so the
+    caller knows to ask the associations API instead.
+    """
+    links = record.get("associations")
+    if not isinstance(links, dict):
+        return None
+    group = links.get(to_type) or links.get(to_type.replace("_", " ")) or {}
+    return [str(row["id"]) for row in group.get("results", []) if row.get("id")]
+
+
 def hubspot_company(record, vat_property=None):
     """Return the neutral partner dict of a HubSpot company."""
     props, common = _hubspot_common(record)
@@ -141,7 +154,8 @@ def hubspot_contact(record):
         "zip": _text(props.get("zip")),
         "state": _text(props.get("state")),
         "country": _text(props.get("country")),
-        "parent_ref": _text(props.get("associatedcompanyid")),
+        "parent_ref": _text(props.get("associatedcompanyid"))
+        or next(iter(associated_ids(record, "companies") or []), None),
     }
     return {**common, **_clean(values)}
 
@@ -158,7 +172,14 @@ def hubspot_deal(record):
         "stage": _text(props.get("dealstage")),
         "owner_ref": _text(props.get("hubspot_owner_id")),
     }
-    return {**common, **_clean(values)}
+    deal = {**common, **_clean(values)}
+    companies = associated_ids(record, "companies")
+    if companies is not None:
+        deal["associated"] = {
+            "companies": companies,
+            "line_items": associated_ids(record, "line_items"),
+        }
+    return deal
 
 
 def hubspot_line_item(record):

@@ -19,16 +19,23 @@ class HubSpotDealSource:
         self.client = client
         self.deal = deal
 
+    def _associated(self, to_type):
+        """Return associated ids, from the deal as read or else the associations API."""
+        known = self.deal.get("associated")
+        if known is not None:
+            return known[to_type]
+        return self.client.associated_ids("deals", self.deal["ref"], to_type)
+
     @cached_property
     def company_ref(self):
         """Return the id of the deal's first associated company, or None."""
-        ids = self.client.associated_ids("deals", self.deal["ref"], "companies")
+        ids = self._associated("companies")
         return ids[0] if ids else None
 
     @cached_property
     def line_items(self):
         """Return the deal's line items as neutral dicts, in id order."""
-        ids = self.client.associated_ids("deals", self.deal["ref"], "line_items")
+        ids = self._associated("line_items")
         if not ids:
             return []
         properties = self.client.properties_of("line_items")

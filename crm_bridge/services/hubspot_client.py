@@ -135,14 +135,24 @@ class HubSpotClient:
 
     def associated_ids(self, from_type, from_id, to_type):
         """Return the ids of the `to_type` records associated with one record."""
-        body = {"inputs": [{"id": str(from_id)}]}
-        result = self._call(
-            "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read", json=body
+        return self.associated_ids_batch(from_type, [from_id], to_type).get(
+            str(from_id), []
         )
-        ids = []
-        for row in result.get("results", []):
-            ids += [str(target["toObjectId"]) for target in row.get("to", [])]
-        return ids
+
+    def associated_ids_batch(self, from_type, from_ids, to_type):
+        """Return {from id: [associated `to_type` ids]}, 100 records per call."""
+        associated = {}
+        for batch in chunks([str(from_id) for from_id in from_ids]):
+            body = {"inputs": [{"id": from_id} for from_id in batch]}
+            result = self._call(
+                "POST",
+                f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                json=body,
+            )
+            for row in result.get("results", []):
+                targets = [str(target["toObjectId"]) for target in row.get("to", [])]
+                associated[str(row["from"]["id"])] = targets
+        return associated
 
     def search_modified(
         self, object_type, since_ms, properties, operator="GTE", after=None

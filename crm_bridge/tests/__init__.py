@@ -1,1 +1,1 @@
-from . import test_partner_match
+from . import test_hubspot_deals, test_partner_match

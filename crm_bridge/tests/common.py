@@ -149,3 +149,100 @@ def hubspot_contact(object_id, updated="2024-06-03T08:00:00.000Z", **properties)
     """Return a HubSpot v3 contact record as the API sends it."""
     properties.setdefault("lastmodifieddate", updated)
     return hubspot_company(object_id, updated, **properties)
+
+
+class CrmEmulatorCase(CrmCase):
+    """The two backends pointed at HubSpot and Salesforce emulators on loopback.
+
+    The emulators start empty for the class; each test seeds the records it
+    needs. Three service products cover the invoicing policies a line item
+    can map to, by internal reference (the CRM's SKU or product code).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        emulators = emulators_module().start_emulators(
+            size=None, systems=("hubspot", "salesforce")
+        )
+        cls.addClassCleanup(emulators.stop)
+        cls.hs = emulators.hubspot
+        cls.sf = emulators.salesforce
+        cls.hs_store = cls.hs.store
+        cls.sf_store = cls.sf.store
+        cls.hubspot.write(
+            {
+                "base_url": cls.hs.url,
+                "api_token": cls.hs_store.config.private_app_token,
+                "account_ref": str(cls.hs_store.config.portal_id),
+            }
+        )
+        cls.salesforce.write(
+            {
+                "base_url": cls.sf.url,
+                "client_id": cls.sf_store.config.client_id,
+                "client_secret": cls.sf_store.config.client_secret,
+                "account_ref": cls.sf_store.config.org_id,
+            }
+        )
+        cls.setup_products()
+
+    @classmethod
+    def setup_products(cls):
+        Product = cls.env["product.product"]
+        common = {"type": "service", "service_tracking": "task_in_project"}
+        cls.product_time = Product.create(
+            dict(
+                common,
+                name="Consulting time",
+                default_code="SVC-TIME",
+                service_policy="delivered_timesheet",
+                list_price=150.0,
+            )
+        )
+        cls.product_milestone = Product.create(
+            dict(
+                common,
+                name="Go-live milestone",
+                default_code="SVC-MILE",
+                service_policy="delivered_milestones",
+                list_price=5000.0,
+            )
+        )
+        cls.product_fixed = Product.create(
+            dict(
+                common,
+                name="Fixed-price workshop",
+                default_code="SVC-FIX",
+                service_policy="ordered_prepaid",
+                list_price=2000.0,
+            )
+        )
+        cls.seller = cls.env["res.users"].create(
+            {
+                "name": "Sasha Seller",
+                "login": "sasha.seller@example.com",
+                "email": "sasha.seller@example.com",
+                "groups_id": [
+                    (6, 0, [cls.env.ref("sales_team.group_sale_salesman").id])
+                ],
+            }
+        )
+
+    def hubspot_event(self, event_id, subscription, object_id, occurred_ms, **extra):
+        """Return one HubSpot webhook event as HubSpot sends it."""
+        return {
+            "eventId": event_id,
+            "subscriptionId": 4242,
+            "portalId": self.hs_store.config.portal_id,
+            "appId": self.hs_store.config.app_id,
+            "occurredAt": occurred_ms,
+            "subscriptionType": subscription,
+            "attemptNumber": 0,
+            "objectId": int(object_id),
+            "changeSource": "CRM_UI",
+            **extra,
+        }
+
+    def order_of(self, backend, deal_id):
+        return self.Mapping._resolve(backend, "sale.order", str(deal_id))

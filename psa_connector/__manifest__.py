@@ -18,6 +18,14 @@
     "data": [
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
+        "views/integration_backend_views.xml",
+        "views/integration_exception_views.xml",
+        "views/psa_time_entry_views.xml",
+        "views/psa_allocation_views.xml",
+        "views/psa_utilization_report_views.xml",
+        "views/hr_employee_views.xml",
+        "views/project_project_views.xml",
+        "views/psa_menus.xml",
     ],
     "installable": True,
 }

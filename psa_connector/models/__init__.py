@@ -2,9 +2,12 @@
 
 from . import (
     account_analytic_line,
+    hr_employee,
     integration_backend,
     integration_exception,
     integration_sync_job,
     project_project,
+    psa_allocation,
     psa_time_entry,
+    psa_utilization_report,
 )

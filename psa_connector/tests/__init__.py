@@ -2,6 +2,7 @@ from . import (
     test_expenses,
     test_productive,
     test_projects,
+    test_staffing,
     test_time_batch,
     test_time_import,
 )

@@ -94,7 +94,7 @@ class BillingReconciliation(models.Model):
 
     @api.model
     def _project_values(self, company, project, date_from, date_to):
-        timesheets = self._timesheets(project, date_from, date_to)
+        timesheets = self._timesheets(company, project, date_from, date_to)
         psa = self._psa_timesheets(timesheets)
         invoice_lines = self._invoice_lines(company, project)
         in_period = invoice_lines.filtered(
@@ -125,12 +125,13 @@ class BillingReconciliation(models.Model):
         return values
 
     @api.model
-    def _timesheets(self, project, date_from, date_to):
+    def _timesheets(self, company, project, date_from, date_to):
         return (
             self.env["account.analytic.line"]
             .sudo()
             .search(
                 [
+                    ("company_id", "=", company.id),
                     ("project_id", "=", project.id),
                     ("so_line", "!=", False),
                     ("date", ">=", date_from),
@@ -210,7 +211,10 @@ class BillingReconciliation(models.Model):
                 ]
             )
         )
-        for order in orders.filtered(lambda o: o.state == "sale"):
+        orders = orders.filtered(
+            lambda o: o.state == "sale" and o.company_id == company
+        )
+        for order in orders:
             lead = order.opportunity_id
             if lead:
                 amount = lead.expected_revenue
@@ -236,7 +240,9 @@ class BillingReconciliation(models.Model):
     def action_open_timesheets(self):
         """Open the billable time of the project in the period."""
         self.ensure_one()
-        timesheets = self._timesheets(self.project_id, self.date_from, self.date_to)
+        timesheets = self._timesheets(
+            self.company_id, self.project_id, self.date_from, self.date_to
+        )
         return self._drill_down(
             _("Billable time"), "account.analytic.line", [("id", "in", timesheets.ids)]
         )
@@ -245,7 +251,9 @@ class BillingReconciliation(models.Model):
         """Open the time of the period the PSA sent."""
         self.ensure_one()
         timesheets = self._psa_timesheets(
-            self._timesheets(self.project_id, self.date_from, self.date_to)
+            self._timesheets(
+                self.company_id, self.project_id, self.date_from, self.date_to
+            )
         )
         return self._drill_down(
             _("PSA time"), "account.analytic.line", [("id", "in", timesheets.ids)]

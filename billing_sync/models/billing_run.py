@@ -370,6 +370,18 @@ class BillingRun(models.Model):
         action["context"] = {"create": False}
         return action
 
+    def action_open_reconciliation(self):
+        """Rebuild the three-way reconciliation of the run's period and open it."""
+        self.ensure_one()
+        rows = self.env["billing.reconciliation"]._build(
+            self.company_id, self.date_from, self.date_to
+        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "billing_sync.action_billing_reconciliation"
+        )
+        action["domain"] = [("id", "in", rows.ids)]
+        return action
+
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------

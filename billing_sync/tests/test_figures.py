@@ -19,6 +19,7 @@ class TestFigures(BillingCase):
         super().setUp()
         self.today = fields.Date.context_today(self.env.user)
         self.this_month = date_utils.start_of(self.today, "month")
+
         self.deal = self.env["crm.lead"].create(
             {
                 "name": "Acme rollout",
@@ -36,12 +37,14 @@ class TestFigures(BillingCase):
                 "date_deadline": self.today,
             }
         )
+
         self.order = self._order(self.customer, [(self.product_tm, 20, PRICE)])
         self.order.opportunity_id = self.deal
         self.deal.action_set_won()
         self.fixed = self._order(self.customer_b, [(self.product_fixed, 1, 500.0)])
         self.psa_time = self._log(self.order, 10, self._day(5))
         self._log(self.order, 2, self._day(6))
+
         self.backend = (
             self.env["integration.backend"]
             .sudo()
@@ -50,6 +53,7 @@ class TestFigures(BillingCase):
             )
         )
         self.env["integration.external.id"]._bind(self.backend, self.psa_time, "te-1")
+
         run = self._generated_run(include_fixed_price=False)
         run.action_approve()
         run.action_post()
@@ -57,9 +61,11 @@ class TestFigures(BillingCase):
         self.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=self.invoice.ids
         ).create({"amount": 500.0, "payment_date": self.period_end})._create_payments()
+
         self._log(self.order, 3, self.today)
         lost = self._log(self.order, 1, self.today)
         self.env["billing.write.off"]._write_off(lost, "Rework")
+
         self.env["billing.figure"]._refresh(self.company, self.today)
 
     def _sum(self, month, names):
@@ -183,3 +189,14 @@ class TestFigures(BillingCase):
         self.assertEqual(
             self.env["account.move"].search(invoices["domain"]), self.invoice
         )
+
+    def test_run_opens_reconciliation(self):
+        run = self.env["billing.run"].search([("company_id", "=", self.company.id)])
+
+        action = run.action_open_reconciliation()
+
+        rows = self.env["billing.reconciliation"].search(action["domain"])
+        project = self._line(self.order, self.product_tm).project_id
+        self.assertEqual(rows.project_id, project)
+        self.assertEqual(rows.date_from, self.period_start)
+        self.assertEqual(rows.date_to, self.period_end)

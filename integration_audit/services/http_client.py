@@ -152,12 +152,16 @@ def _describe_body(raw, content_type=""):
     if isinstance(raw, str):
         raw = raw.encode()
     text = raw.decode("utf-8", errors="replace")
-    parse = "json" in content_type or text[:1] in "[{"
-    if parse and len(raw) <= AUDIT_PARSE_MAX_BYTES:
+    looks_like_json = "json" in content_type or text[:1] in "[{"
+    if looks_like_json and len(raw) <= AUDIT_PARSE_MAX_BYTES:
         try:
             return redaction.redact(json.loads(text))
         except ValueError:
-            pass
+            return _cut_text(text)
+    return _cut_text(text)
+
+
+def _cut_text(text):
     cut, _truncated = redaction.truncate(text, AUDIT_BODY_CHARS)
     return JSON_SECRET_PAIR_PATTERN.sub(r"\1" + redaction.REDACTED, cut)
 

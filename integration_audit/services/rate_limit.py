@@ -40,18 +40,22 @@ def acquire(cr, bucket, limit, period_seconds):
     """
     lock = [LOCK_NAMESPACE, bucket]
     cr.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+    # The commits below end transactions of the caller's dedicated cursor,
+    # never a request's or a job's transaction.
     try:
         # Odoo cursors run REPEATABLE READ, whose snapshot is taken when the
         # first statement starts, so before the lock wait ended. A new
         # transaction sees the slots others took while this one waited.
-        cr.commit()
+        cr.commit()  # pylint: disable=invalid-commit
         wait = _take_slot(cr, bucket, limit, period_seconds)
-        cr.commit()
+        cr.commit()  # pylint: disable=invalid-commit
         return wait
     finally:
+        # A session lock outlives transactions, so it is released even when
+        # the slot could not be taken.
         cr.rollback()
         cr.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
-        cr.commit()
+        cr.commit()  # pylint: disable=invalid-commit
 
 
 def _take_slot(cr, bucket, limit, period_seconds):

@@ -8,6 +8,7 @@ from . import (
     integration_sync_job,
     project_project,
     psa_allocation,
+    psa_import_mapping,
     psa_time_entry,
     psa_utilization_report,
 )

@@ -34,6 +34,10 @@ DEFAULT_CRON_BUDGET_SECONDS = 600
 class IntegrationBackend(models.Model):
     _inherit = "integration.backend"
 
+    kind = fields.Selection(
+        selection_add=[("psa_file", "PSA file export")],
+        ondelete={"psa_file": "cascade"},
+    )
     psa_approved_states = fields.Char(
         string="Approved states",
         default="approved",
@@ -160,6 +164,8 @@ class IntegrationBackend(models.Model):
 
     def _test_connection(self):
         """Read the authenticated user of the PSA; raise when that fails."""
+        if self.kind == "psa_file":
+            return True
         if self.kind not in PSA_KINDS:
             return super()._test_connection()
         return self._psa_client().check_connection()

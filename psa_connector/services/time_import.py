@@ -81,6 +81,8 @@ class TimeImporter:
         self.employees, self.projects, self.tasks = {}, {}, {}
         self.lines, self.ledger = {}, {}
         self.new_lines, self.new_ledger = [], []
+        # What happened to each entry id: (action, reason), for previews.
+        self.outcomes = {}
 
     # ------------------------------------------------------------------
     # The page
@@ -138,13 +140,16 @@ class TimeImporter:
         if not row or row.state == "rejected":
             return True
         if row.updated_at and entry.updated_at and entry.updated_at < row.updated_at:
-            self.result.unchanged += 1
-            return False
+            return self._unchanged(entry, "older than the version imported")
         line_gone = row.state == "imported" and entry.id not in self.lines
         if row.payload_hash == entry.digest() and not line_gone:
-            self.result.unchanged += 1
-            return False
+            return self._unchanged(entry, "")
         return True
+
+    def _unchanged(self, entry, reason):
+        self.result.unchanged += 1
+        self.outcomes[entry.id] = ("unchanged", reason)
+        return False
 
     def _resolve(self, entries):
         approved = [entry for entry in entries if self._is_approved(entry)]
@@ -184,9 +189,10 @@ class TimeImporter:
         values = self._line_values(entry)
         if not line:
             self.new_lines.append((entry, values))
+            self.outcomes[entry.id] = ("create", "")
         elif not self._differs(line, values):
             self._write_ledger(entry, "imported", line=line)
-            self.result.unchanged += 1
+            self._unchanged(entry, "")
         elif line._psa_is_invoiced():
             self._hold(entry, line, values)
         else:
@@ -194,6 +200,7 @@ class TimeImporter:
             self._write_ledger(entry, "imported", line=line)
             self._resolve_rejections(entry)
             self.result.updated += 1
+            self.outcomes[entry.id] = ("update", "")
 
     def _check(self, entry, line):
         project = self.projects.get(entry.project_id)
@@ -213,6 +220,7 @@ class TimeImporter:
         if not line:
             self._write_ledger(entry, "unapproved")
             self.result.unapproved += 1
+            self.outcomes[entry.id] = ("skip", "not approved")
         elif line._psa_is_invoiced():
             self._hold(entry, line, None)
         else:
@@ -245,6 +253,7 @@ class TimeImporter:
             ]
         ).unlink()
         line.unlink()
+        self.outcomes[external_id] = ("remove", state)
         if entry:
             self._write_ledger(entry, state)
         else:
@@ -264,6 +273,7 @@ class TimeImporter:
         )
         if entry:
             self._write_ledger(entry, "held", line=line, reason=error.category)
+            self.outcomes[entry.id] = ("reject", str(error))
         self.result.held += 1
         self._open_exception(entry, error, external_id=external_id)
 
@@ -403,6 +413,7 @@ class TimeImporter:
         if self.raise_errors:
             raise error
         self.result.rejected += 1
+        self.outcomes[entry.id] = ("reject", str(error))
         row = self.ledger.get(entry.id)
         if (
             row

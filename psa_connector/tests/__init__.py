@@ -1,5 +1,6 @@
 from . import (
     test_expenses,
+    test_file_import,
     test_productive,
     test_projects,
     test_staffing,

@@ -1,9 +1,10 @@
 """Three-way reconciliation per project and period: CRM, PSA and Odoo.
 
-For each project it sets side by side the deal value sold in the CRM, the
-value of the approved billable time the PSA sent, the value of all billable
-time in Odoo, and what Odoo invoiced and was paid, with the variances and
-a drill-down to the rows behind each figure.
+Each row is one project. It holds the deal value sold in the CRM and the
+value of the approved billable time the PSA sent. Next to them are the
+value of all billable time in Odoo and what Odoo invoiced and was paid.
+Variances compare them, and drill-down actions open the rows behind each
+figure.
 """
 
 from datetime import timedelta

@@ -1,8 +1,8 @@
 """One order of a billing run: its preview totals and its generation progress.
 
-The row is the run's record of what it did for the order: generation skips
-rows already done, and looks for an invoice this run already made for the
-order before it creates one, so a retried run never bills twice.
+The row is the run's record of what it did for the order. Generation skips
+rows already done. Before it creates an invoice, it looks for one this run
+already made for the order, so a retried run never bills twice.
 """
 
 import logging
@@ -90,35 +90,38 @@ class BillingRunOrder(models.Model):
 
     def _generate(self):
         """Credit corrected time, then invoice the order's previewed lines."""
-        run = self.run_id
+        already = self._existing_invoices()
+        if already:
+            self._record_documents(already, "done")
+            return
+
         order = self.order_id
-        already = run.invoice_ids.filtered(
+        order.partner_invoice_id._billing_check_invoice_data(order)
+        corrections = self.run_id.correction_ids.filtered(
+            lambda c: c.state == "pending" and c.sale_line_id.order_id == order
+        )
+        credit_notes = corrections._apply(self.run_id)
+        invoices = self._create_order_invoices()
+        corrections._mark_rebilled(invoices)
+
+        documents = credit_notes | invoices
+        self._record_documents(documents, "done" if documents else "nothing")
+
+    def _existing_invoices(self):
+        """Return the invoices this run already created for the order."""
+        order = self.order_id
+        return self.run_id.invoice_ids.filtered(
             lambda move: (
                 move.state != "cancel"
                 and move.move_type == "out_invoice"
                 and order in move.line_ids.sale_line_ids.order_id
             )
         )
-        if already:
-            self.write(
-                {
-                    "state": "done",
-                    "invoice_ids": [fields.Command.set(already.ids)],
-                    "error": False,
-                }
-            )
-            return
-        order.partner_invoice_id._billing_check_invoice_data(order)
-        corrections = run.correction_ids.filtered(
-            lambda c: c.state == "pending" and c.sale_line_id.order_id == order
-        )
-        credit_notes = corrections._apply(run)
-        invoices = self._create_order_invoices()
-        corrections._mark_rebilled(invoices)
-        documents = credit_notes | invoices
+
+    def _record_documents(self, documents, state):
         self.write(
             {
-                "state": "done" if documents else "nothing",
+                "state": state,
                 "invoice_ids": [fields.Command.set(documents.ids)],
                 "error": False,
             }
@@ -127,12 +130,12 @@ class BillingRunOrder(models.Model):
     def _create_order_invoices(self):
         """Invoice the included lines with Odoo's `sale.order._create_invoices`.
 
-        NOTE: the quantity of timesheet lines is set from the run's own
-        count of uninvoiced time in the range, the way the invoicing wizard
-        of sale_timesheet does, but without that wizard's rule that counts
-        again all time of an invoice once any posted credit note reverses
-        it; a partial credit note from a correction would otherwise bill
-        the uncorrected time twice.
+        NOTE: the quantity of timesheet lines comes from the run's own count
+        of uninvoiced time in the range, as sale_timesheet's invoicing wizard
+        sets it. The wizard also counts all time of an invoice again once a
+        posted credit note reverses it, even partly. After a correction's
+        partial credit note, that rule would bill the uncorrected time twice,
+        so the run does not use it.
         """
         run = self.run_id
         order = self.order_id

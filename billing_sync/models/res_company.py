@@ -52,7 +52,7 @@ class ResCompany(models.Model):
         """Return (journal, unbilled revenue account), creating defaults when missing.
 
         Defaults are the company's first miscellaneous journal and a new
-        current-asset account next to the existing ones; a company without
+        current-asset account next to the existing ones. A company without
         a chart of accounts gets a UserError that names what to configure.
         """
         self.ensure_one()

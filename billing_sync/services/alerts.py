@@ -185,10 +185,10 @@ class BillingAlerts:
         return exceptions
 
     def _crm_status_missing(self, move, limit):
-        """Return True when a mapped deal has not heard of the payment in time.
+        """Return True when a mapped deal did not receive the payment in time.
 
         The payment time is when the last payment was matched to the
-        invoice; a status job finished after it means the CRM was told.
+        invoice. A status job that finished after it delivered the status.
         """
         paid_at = self._paid_at(move)
         if not paid_at or paid_at > limit:

@@ -25,6 +25,7 @@
         "views/psa_utilization_report_views.xml",
         "views/hr_employee_views.xml",
         "views/project_project_views.xml",
+        "views/psa_reconciliation_views.xml",
         "views/psa_import_mapping_views.xml",
         "views/psa_file_import_views.xml",
         "views/psa_menus.xml",

@@ -9,6 +9,7 @@ from . import (
     project_project,
     psa_allocation,
     psa_import_mapping,
+    psa_reconciliation,
     psa_time_entry,
     psa_utilization_report,
 )

@@ -67,7 +67,7 @@ class IntegrationBackend(models.Model):
     webhook_max_pending_jobs = fields.Integer(
         string="Webhook intake cap (pending jobs)",
         default=10000,
-        help="The webhook routes answer 429 Too Many Requests while this backend "
+        help="The webhook routes respond 429 Too Many Requests while this backend "
         "has this many pending jobs or more, so the sender retries later. "
         "0 turns the cap off.",
     )
@@ -104,7 +104,7 @@ class IntegrationBackend(models.Model):
         """Return the headers that authenticate a request to this backend.
 
         The default sends the stored OAuth access token as a bearer token
-        when a token URL is set, else the API token; connectors override it
+        when a token URL is set, else the API token. Connectors override it
         for schemes such as Productive's X-Auth-Token.
         """
         self.ensure_one()
@@ -115,8 +115,8 @@ class IntegrationBackend(models.Model):
     def _refresh_access_token(self):
         """Obtain and store a new access token after an HTTP 401.
 
-        Connectors implement it for their kind (and store the token with
-        `_set_access_token`); the core cannot know the token endpoint's
+        Connectors implement it for their kind and store the token with
+        `_set_access_token`. The core cannot know the token endpoint's
         protocol, so it stops with the next step to take.
         """
         self.ensure_one()
@@ -157,9 +157,9 @@ class IntegrationBackend(models.Model):
     ):
         """Send one request to this backend and return the `requests.Response`.
 
-        `url_or_path` is absolute or relative to `base_url`; `headers` are
-        added to (and override) the auth headers; `job` links the audit
-        entries to a sync job and its correlation ID; `timeout` in seconds
+        `url_or_path` is absolute or relative to `base_url`. `headers` are
+        added to the auth headers and win over them. `job` links the audit
+        entries to a sync job and its correlation ID. `timeout` in seconds
         defaults to `timeout_seconds`. Raises `RetryableError` or
         `RemoteRejectedError` as the module docstring lists.
         """
@@ -382,8 +382,9 @@ class IntegrationBackend(models.Model):
         that fails after the exchange, a refused webhook). When the backend
         row is not committed yet, or the caller holds a lock that would make
         the foreign-key check wait, the entry is written in the calling
-        transaction instead; a job the caller locks FOR UPDATE is left out
-        of the entry, which keeps the job's correlation ID. Returns the id.
+        transaction instead. A job the caller locks FOR UPDATE is left out
+        of the entry, which still carries the job's correlation ID when the
+        caller passes it. Returns the id of the entry.
         """
         try:
             with self.env.registry.cursor() as cr:

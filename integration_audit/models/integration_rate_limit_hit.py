@@ -1,7 +1,7 @@
 """One request sent in the current rate-limit window of a bucket.
 
 The rows are written and read with SQL by `services/rate_limit.py`, which
-explains the algorithm; the model exists so that Odoo creates, upgrades and
+explains the algorithm. The model exists so that Odoo creates, upgrades and
 drops the table with the addon.
 """
 

@@ -42,12 +42,14 @@ class AccountMove(models.Model):
     def _billing_push_status(self, links=False):
         """Queue status jobs for customer invoices whose status changed.
 
-        With `links`, also queue invoice links to the PSA for the time
-        each invoice bills.
+        Invoices of orders without a CRM deal are left untouched. With
+        `links`, also queue invoice links to the PSA for the time each
+        invoice bills.
         """
         for move in self.filtered(lambda m: m.move_type in CUSTOMER_TYPES):
             signature = status.status_signature(move)
-            if move.billing_status_signature != signature:
+            changed = move.billing_status_signature != signature
+            if changed and status.crm_deal_mappings(move):
                 status.enqueue_crm_status(move)
                 move.sudo().billing_status_signature = signature
             if links and move.state == "posted":

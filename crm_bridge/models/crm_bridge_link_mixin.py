@@ -29,22 +29,30 @@ class CrmBridgeLinkMixin(models.AbstractModel):
 
     @api.depends_context("uid")
     def _compute_crm_link_ids(self):
-        Mapping = self.env["integration.external.id"].sudo()
-        rows = Mapping.search(
-            [
-                ("res_model", "=", self._name),
-                ("res_id", "in", [record.id for record in self if record.id]),
-                ("backend_id.kind", "in", CRM_KINDS),
-            ]
-        )
+        rows = self._crm_search_mappings()
         for record in self:
             links = rows.filtered(lambda row, record=record: row.res_id == record.id)
             record.crm_link_ids = links
             record.crm_link_count = len(links)
 
+    def _crm_search_mappings(self, primary_only=False):
+        """Return the CRM mappings of these records, read from the database.
+
+        Mappings are created by sync jobs at any time, so callers that act
+        on them search afresh instead of trusting the computed field's cache.
+        """
+        domain = [
+            ("res_model", "=", self._name),
+            ("res_id", "in", [record.id for record in self if record.id]),
+            ("backend_id.kind", "in", CRM_KINDS),
+        ]
+        if primary_only:
+            domain.append(("is_alias", "=", False))
+        return self.env["integration.external.id"].sudo().search(domain)
+
     def _crm_mappings(self):
         """Return the primary CRM mappings of these records."""
-        return self.sudo().crm_link_ids.filtered(lambda mapping: not mapping.is_alias)
+        return self._crm_search_mappings(primary_only=True)
 
     def action_crm_sync_now(self):
         """Queue a fresh read of each linked CRM record."""

@@ -88,6 +88,9 @@ class IntegrationBackend(models.Model):
     def _crm_poll(self, force=False):
         """Poll each enabled object of this backend that is due (or all, forced)."""
         self.ensure_one()
+        # Flow rows are read and written in cursors of their own, which only see
+        # what this transaction has written to the database.
+        self.env.flush_all()
         for object_type in self._crm_polled_objects():
             code, poll = self._crm_poll_plan(object_type)
             state = self._crm_flow_state(code)

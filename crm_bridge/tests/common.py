@@ -35,6 +35,11 @@ class CrmCase(TransactionCase):
         super().setUpClass()
         cls.registry.enter_test_mode(cls.cr)
         cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls.env.user.groups_id |= (
+            cls.env.ref("integration_audit.group_integration_admin")
+            | cls.env.ref("sales_team.group_sale_manager")
+            | cls.env.ref("project.group_project_manager")
+        )
         cls.gb = cls.env.ref("base.uk")
         cls.es = cls.env.ref("base.es")
         cls.company = cls.env.company
@@ -114,6 +119,12 @@ class CrmCase(TransactionCase):
         ran = self.Job._cron_run_jobs()
         self.env.invalidate_all()
         return ran
+
+    def poll(self, backend):
+        """Poll every object of `backend` now, as Sync Now does."""
+        self.env.flush_all()
+        backend._crm_poll(force=True)
+        self.env.invalidate_all()
 
     # ------------------------------------------------------------------
     # Reading results

@@ -72,6 +72,13 @@ class IntegrationBackend(models.Model):
         "before its date; when that rate is older than this many days, the "
         "expense waits in the exception queue instead. 0 accepts any age.",
     )
+    psa_routine_lock_reasons = fields.Char(
+        string="Routine lock reasons",
+        help="Comma-separated lock reasons the PSA gives to entries that are not "
+        "in a closed period, such as an account where approval itself locks "
+        "entries. Entries locked for any other reason wait in the exception "
+        "queue instead of being posted.",
+    )
     psa_create_tasks = fields.Boolean(
         string="Create missing tasks",
         default=True,
@@ -187,6 +194,11 @@ class IntegrationBackend(models.Model):
         """Return the set of approval states (lower case) that count as approved."""
         states = (self.psa_approved_states or "approved").split(",")
         return {state.strip().lower() for state in states if state.strip()}
+
+    def _psa_routine_lock_reasons(self):
+        """Return the set of lock reasons that do not hold an entry back."""
+        reasons = (self.psa_routine_lock_reasons or "").split(",")
+        return {reason.strip() for reason in reasons if reason.strip()}
 
     def _psa_lock_date(self, journal_type="sale"):
         """Return the last date on which the company's books are locked, or None.

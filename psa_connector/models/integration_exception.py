@@ -3,6 +3,11 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..services.time_import import TimeImporter, entry_from_row, locked_rows_domain
+
+# Entries of a locked month are imported this many at a time.
+PERIOD_CHUNK = 500
+
 PSA_CATEGORIES = [
     ("unknown_employee", "Unknown employee"),
     ("unknown_project", "Unknown project"),
@@ -166,4 +171,59 @@ class IntegrationException(models.Model):
         )
         self.candidate_model = "hr.employee"
         self._link_and_retry(employee)
+        return True
+
+    # ------------------------------------------------------------------
+    # Locked periods
+    # ------------------------------------------------------------------
+
+    def action_psa_retry_period(self):
+        """Import the month's held entries again, now that the period may be open."""
+        return self._psa_import_period(allow_psa_lock=False)
+
+    def action_psa_post_period(self):
+        """Post the month's entries although the PSA locked them.
+
+        A person decides this for the whole month; Odoo's own lock date
+        still holds, so nothing lands in closed books.
+        """
+        self.check_access("write")
+        return self._psa_import_period(allow_psa_lock=True)
+
+    def _psa_import_period(self, allow_psa_lock):
+        self.ensure_one()
+        key_parts = (self.dedup_key or "").split(":")
+        if self.category != "locked_period" or len(key_parts) != 4:
+            raise UserError(
+                _(
+                    "Exception %s is not a locked period of PSA entries.",
+                    self.display_name,
+                )
+            )
+        month = key_parts[3]
+        backend = self.backend_id.sudo()
+        Ledger = self.env["psa.time.entry"].sudo()
+        entries = [
+            entry_from_row(row)
+            for row in Ledger.search(locked_rows_domain(backend, month))
+        ]
+        importer = TimeImporter(backend, allow_psa_lock=allow_psa_lock)
+        created = 0
+        for start in range(0, len(entries), PERIOD_CHUNK):
+            created += importer.import_page(
+                entries[start : start + PERIOD_CHUNK]
+            ).created
+        remaining = Ledger.search_count(locked_rows_domain(backend, month))
+        self.message_post(
+            body=_(
+                "%(user)s imported %(created)s entries of %(month)s; %(remaining)s "
+                "remain held.",
+                user=self.env.user.name,
+                created=created,
+                month=month,
+                remaining=remaining,
+            )
+        )
+        if not remaining and self.state in ("new", "in_progress"):
+            self._close("resolved")
         return True

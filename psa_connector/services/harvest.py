@@ -24,11 +24,6 @@ from .records import (
 
 PER_PAGE = 2000
 
-# Harvest locks an entry once it is approved or invoiced; only a lock for
-# another reason (a locked timesheet period, an archived project or person)
-# is a lock the import must respect.
-ROUTINE_LOCK_WORDS = ("approv", "invoic", "billed")
-
 
 class HarvestClient(PsaClient):
     """Reads and writes one Harvest account through its backend."""
@@ -171,7 +166,7 @@ class HarvestClient(PsaClient):
             notes=raw.get("notes") or "",
             billable=bool(raw.get("billable")),
             approval_state=approval_state_of(raw),
-            locked=period_locked(raw),
+            locked=bool(raw.get("is_locked")),
             locked_reason=raw.get("locked_reason") or "",
             invoiced=bool(raw.get("is_billed")),
             updated_at=parse_timestamp(raw.get("updated_at")),
@@ -213,7 +208,7 @@ class HarvestClient(PsaClient):
             notes=raw.get("notes") or "",
             billable=bool(raw.get("billable")),
             approval_state=approval_state_of(raw),
-            locked=period_locked(raw),
+            locked=bool(raw.get("is_locked")),
             locked_reason=raw.get("locked_reason") or "",
             units=to_decimal(raw["units"]) if raw.get("units") is not None else None,
             updated_at=parse_timestamp(raw.get("updated_at")),
@@ -324,11 +319,3 @@ def approval_state_of(raw):
     if state:
         return state
     return "approved" if raw.get("is_closed") else "unsubmitted"
-
-
-def period_locked(raw):
-    """Return whether Harvest locked the record for a reason other than routine."""
-    if not raw.get("is_locked"):
-        return False
-    reason = (raw.get("locked_reason") or "").lower()
-    return not any(word in reason for word in ROUTINE_LOCK_WORDS)

@@ -15,6 +15,7 @@ mapping and is retried by its caller in a new transaction.
 
 import json
 from dataclasses import asdict, dataclass, fields
+from datetime import date, timedelta
 
 from . import mapping, validation
 from .records import TimeEntry, parse_date, parse_timestamp, to_decimal
@@ -71,10 +72,11 @@ class TimeImporter:
     an exception: a retry job uses it, so its own failure is the exception.
     """
 
-    def __init__(self, backend, raise_errors=False):
+    def __init__(self, backend, raise_errors=False, allow_psa_lock=False):
         self.backend = backend
         self.env = backend.env
         self.raise_errors = raise_errors
+        self.allow_psa_lock = allow_psa_lock
         self.approved_states = backend._psa_approved_states()
         self.lock_date = backend._psa_lock_date()
         self.result = ImportResult()
@@ -83,6 +85,8 @@ class TimeImporter:
         self.new_lines, self.new_ledger = [], []
         # What happened to each entry id: (action, reason), for previews.
         self.outcomes = {}
+        self.period_exceptions = {}
+        self.released_months = set()
 
     # ------------------------------------------------------------------
     # The page
@@ -105,6 +109,7 @@ class TimeImporter:
         for entry in changed:
             self._apply(entry)
         self._flush_new()
+        self._resolve_released_months()
         return self.result
 
     def _lock(self, entries):
@@ -211,7 +216,11 @@ class TimeImporter:
             or validation.employee_error(backend, entry, employee, project)
             or validation.hours_error(backend, entry)
             or validation.lock_error(
-                backend, entry, self.lock_date, line.date if line else None
+                backend,
+                entry,
+                self.lock_date,
+                line.date if line else None,
+                psa_lock_allowed=self.allow_psa_lock,
             )
         )
 
@@ -362,6 +371,8 @@ class TimeImporter:
     def _write_ledger(self, entry, state, line=None, reason=False, job=None):
         values = self._ledger_values(entry, state, line, reason, job)
         row = self.ledger.get(entry.id)
+        if row and row.reason == "locked_period" and state == "imported":
+            self.released_months.add(entry.date.strftime("%Y-%m"))
         if row:
             row.write(values)
         else:
@@ -381,6 +392,7 @@ class TimeImporter:
             "project_id": self.projects.get(
                 entry.project_id, self._no("project.project")
             ).id,
+            "task_ref": entry.task_id,
             "task_name": entry.task_name,
             "date": entry.date,
             "hours": entry.unit_amount,
@@ -388,6 +400,7 @@ class TimeImporter:
             "approval_state": entry.approval_state,
             "approved": self._is_approved(entry),
             "psa_locked": entry.locked,
+            "locked_reason": entry.locked_reason,
             "psa_invoiced": entry.invoiced,
             "notes": entry.notes,
             "updated_at": entry.updated_at,
@@ -422,8 +435,48 @@ class TimeImporter:
             and row.payload_hash == entry.digest()
         ):
             return
+        if error.category == "locked_period":
+            self._open_period_exception(error)
+            self._write_ledger(entry, "rejected", reason=error.category)
+            return
         job = self._open_exception(entry, error)
         self._write_ledger(entry, "rejected", reason=error.category, job=job)
+
+    def _open_period_exception(self, error):
+        """Open one exception per locked month, with no job per entry.
+
+        A closed month can hold thousands of entries; its exception is
+        resolved from its own buttons (retry, or post anyway), which re-read
+        the month's entries from the ledger.
+        """
+        if error.dedup_key in self.period_exceptions:
+            return
+        self.period_exceptions[error.dedup_key] = self.env[
+            "integration.exception"
+        ]._open(
+            {
+                "name": str(error)[:200],
+                "description": str(error),
+                "category": error.category,
+                "impact": "high",
+                "backend_id": self.backend.id,
+                "company_id": self.backend.company_id.id,
+                "dedup_key": error.dedup_key,
+            }
+        )
+
+    def _resolve_released_months(self):
+        """Resolve the locked-period exception of each month with nothing left."""
+        for month in self.released_months:
+            if not self.env["psa.time.entry"].search_count(
+                locked_rows_domain(self.backend, month)
+            ):
+                key = f"psa:{self.backend.id}:locked_period:{month}"
+                exceptions = self.env["integration.exception"].search(
+                    [("dedup_key", "=", key), ("state", "in", ("new", "in_progress"))]
+                )
+                exceptions._close("resolved")
+        self.released_months = set()
 
     def _open_exception(self, entry, error, external_id=None):
         """Store the entry as a failed retry job and open its exception."""
@@ -462,6 +515,19 @@ class TimeImporter:
             self.env["integration.exception"]._resolve_for_done_jobs(jobs)
 
 
+def locked_rows_domain(backend, month):
+    """Return the domain of a month's entries held back by a locked period."""
+    first = date.fromisoformat(f"{month}-01")
+    following = (first + timedelta(days=32)).replace(day=1)
+    return [
+        ("backend_id", "=", backend.id),
+        ("state", "=", "rejected"),
+        ("reason", "=", "locked_period"),
+        ("date", ">=", first),
+        ("date", "<", following),
+    ]
+
+
 class _IdOnly:
     """Stands for an entry when only its id is known (a deletion)."""
 
@@ -478,7 +544,7 @@ def entry_from_row(row):
         person_name=row.person_name or "",
         project_id=row.psa_project_ref or "",
         project_name=row.psa_project_name or "",
-        task_id="",
+        task_id=row.task_ref or "",
         task_name=row.task_name or "",
         date=row.date,
         hours=to_decimal(row.hours),
@@ -486,5 +552,6 @@ def entry_from_row(row):
         billable=row.billable,
         approval_state=row.approval_state or "",
         locked=row.psa_locked,
+        locked_reason=row.locked_reason or "",
         updated_at=row.updated_at,
     )

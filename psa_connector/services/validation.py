@@ -145,21 +145,30 @@ def hours_error(backend, entry):
     return None
 
 
-def lock_error(backend, entry, lock_date, existing_date=None):
-    """Return an error when the entry or the line it changes is in a locked period."""
+def lock_error(backend, entry, lock_date, existing_date=None, psa_lock_allowed=False):
+    """Return an error when the entry or the line it changes is in a locked period.
+
+    A lock the PSA set counts unless its reason is one the backend lists as
+    routine, or `psa_lock_allowed` (a person chose to post the period).
+    Odoo's own lock date always counts. Failures of one month share one
+    exception, which names the period.
+    """
     dates = [entry.date] + ([existing_date] if existing_date else [])
+    routine = backend._psa_routine_lock_reasons()
     if lock_date and any(day <= lock_date for day in dates):
         reason = f"on or before the accounting lock date {lock_date}"
-    elif entry.locked:
+    elif entry.locked and not psa_lock_allowed and entry.locked_reason not in routine:
         reason = f"in a period the PSA locked ({entry.locked_reason or 'locked'})"
     else:
         return None
+    month = entry.date.strftime("%Y-%m")
     return PsaBusinessError(
-        f"{label(entry)} of {entry.date} is {reason}, so it was not "
-        "posted. Record it in the open period or reopen the period, then press "
-        "Retry.",
+        f"PSA records of {month} on {backend.display_name} are in a locked period, "
+        f"so they were not posted; the first was {label(entry)} of {entry.date}, "
+        f"{reason}. Reopen the period and press Retry, or post the period's "
+        "records anyway.",
         category="locked_period",
-        dedup_key=f"psa:{backend.id}:locked_period:{entry.id}",
+        dedup_key=f"psa:{backend.id}:locked_period:{month}",
     )
 
 

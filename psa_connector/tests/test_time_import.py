@@ -325,6 +325,63 @@ class TestTimeImport(PsaCase):
         self.assertTrue(self.lines_of(691))
         self.assertIn("2024-05-31", self.open_exceptions("locked_period").description)
 
+    def test_locked_month_has_one_exception(self):
+        locked = {"locked": True, "locked_reason": "Period closed by finance"}
+        result = self.import_page(
+            self.entry(696, **locked),
+            self.entry(697, **locked),
+            self.entry(698, date=date(2024, 7, 1), **locked),
+        )
+        exceptions = self.open_exceptions("locked_period")
+
+        self.assertEqual(result.rejected, 3)
+        self.assertEqual(len(exceptions), 2)
+        self.assertFalse(exceptions.job_id)
+        self.assertEqual(
+            set(exceptions.mapped("dedup_key")),
+            {
+                f"psa:{self.backend.id}:locked_period:2024-06",
+                f"psa:{self.backend.id}:locked_period:2024-07",
+            },
+        )
+
+    def test_locked_period_retried_then_posted(self):
+        locked = {"locked": True, "locked_reason": "Period closed by finance"}
+        self.import_page(self.entry(710, **locked), self.entry(711, **locked))
+        exception = self.open_exceptions("locked_period")
+        exception.action_psa_retry_period()
+
+        self.assertFalse(self.lines_of(710, 711))
+        self.assertEqual(exception.state, "new")
+        exception.action_psa_post_period()
+        self.assertEqual(len(self.lines_of(710, 711)), 2)
+        self.assertEqual(exception.state, "resolved")
+
+    def test_post_period_keeps_odoo_lock_date(self):
+        self.company.fiscalyear_lock_date = date(2024, 6, 30)
+        self.import_page(self.entry(720))
+        exception = self.open_exceptions("locked_period")
+        exception.action_psa_post_period()
+        self.assertFalse(self.lines_of(720))
+        self.assertEqual(exception.state, "new")
+
+    def test_routine_lock_reason_imported(self):
+        self.backend.psa_routine_lock_reasons = (
+            "Item Approved and Locked for this Time Period"
+        )
+        reason = "Item Approved and Locked for this Time Period"
+        self.import_page(self.entry(730, locked=True, locked_reason=reason))
+        self.assertTrue(self.lines_of(730))
+
+    def test_unlocked_entry_releases_month(self):
+        locked = {"locked": True, "locked_reason": "Period closed by finance"}
+        self.import_page(self.entry(740, **locked))
+        exception = self.open_exceptions("locked_period")
+        self.import_page(self.entry(740, updated_at=datetime(2024, 7, 1)))
+
+        self.assertTrue(self.lines_of(740))
+        self.assertEqual(exception.state, "resolved")
+
     def test_entry_in_psa_locked_period_goes_to_exception(self):
         self.import_page(
             self.entry(695, locked=True, locked_reason="Period closed by finance")

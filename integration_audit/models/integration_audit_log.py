@@ -8,6 +8,17 @@ from odoo.exceptions import AccessError
 from ..services import redaction
 
 
+def storable(text):
+    """Return `text` as PostgreSQL text can hold it, whatever a sender sent.
+
+    NUL becomes U+FFFD and a lone surrogate (JSON allows escaping one)
+    becomes "?"; the entry's digest and size still describe the exact bytes.
+    """
+    if not text:
+        return text
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 class IntegrationAuditLog(models.Model):
     _name = "integration.audit.log"
     _description = "Integration Audit Log"
@@ -57,7 +68,7 @@ class IntegrationAuditLog(models.Model):
             payload = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
         raw = payload.encode() if isinstance(payload, str) else payload
         text = raw.decode("utf-8", errors="replace") if raw else False
-        redacted, truncated = redaction.truncate(redaction.redact_text(text))
+        redacted, truncated = redaction.truncate(storable(redaction.redact_text(text)))
         values.update(
             backend_id=backend.id if backend else False,
             company_id=backend.company_id.id if backend else self.env.company.id,
@@ -70,9 +81,9 @@ class IntegrationAuditLog(models.Model):
             job_id=job.id if job else False,
         )
         if "endpoint" in values and values["endpoint"]:
-            values["endpoint"] = redaction.redact(values["endpoint"])[:2000]
+            values["endpoint"] = storable(redaction.redact(values["endpoint"])[:2000])
         if values.get("message"):
-            values["message"] = redaction.redact(str(values["message"]))
+            values["message"] = storable(redaction.redact(str(values["message"])))
         return self.sudo().create(values)
 
     def write(self, vals):

@@ -64,6 +64,8 @@ class PullRun:
 
     def __init__(self, backend, full=False, time_budget=None):
         self.backend = backend
+        self.backend_id = backend.id
+        self.company_ids = backend.company_id.ids
         self.registry = backend.env.registry
         self.full = full
         self.deadline = time.monotonic() + time_budget if time_budget else None
@@ -104,7 +106,7 @@ class PullRun:
         self._finish(state)
 
     def _open_run_exception(self, error):
-        key = f"psa:{self.backend.id}:run:{self.flow}:{error.category}"
+        key = f"psa:{self.backend_id}:run:{self.flow}:{error.category}"
         with self.registry.cursor() as cr:
             env = self._env(cr)
             env["integration.exception"]._open(
@@ -113,8 +115,8 @@ class PullRun:
                     "description": str(error),
                     "category": error.category,
                     "impact": "high",
-                    "backend_id": self.backend.id,
-                    "company_id": self.backend.company_id.id,
+                    "backend_id": self.backend_id,
+                    "company_id": self.company_ids[0],
                     "dedup_key": key,
                 }
             )
@@ -124,13 +126,12 @@ class PullRun:
     # ------------------------------------------------------------------
 
     def _env(self, cr):
-        company = self.backend.company_id
-        context = {"allowed_company_ids": company.ids, "tracking_disable": True}
+        context = {"allowed_company_ids": self.company_ids, "tracking_disable": True}
         return api.Environment(cr, SUPERUSER_ID, context)
 
     def _locked_flow(self, env):
         """Return the run's flow row, locked until this transaction ends."""
-        backend = env["integration.backend"].browse(self.backend.id)
+        backend = env["integration.backend"].browse(self.backend_id)
         flow = backend._psa_flow(self.flow)
         env.cr.execute(
             "SELECT id FROM integration_flow WHERE id = %s FOR UPDATE", [flow.id]
@@ -146,7 +147,7 @@ class PullRun:
             run = mark.get("run")
             if run and not self.full:
                 _logger.info(
-                    "Resuming the %s pull of backend %s", self.flow, self.backend.id
+                    "Resuming the %s pull of backend %s", self.flow, self.backend_id
                 )
                 return run
             since = None if self.full else self._since(mark.get("since"), flow)
@@ -176,7 +177,7 @@ class PullRun:
                 raise
             _logger.info(
                 "Backend %s rejected the stored paging link; restarting the run",
-                self.backend.id,
+                self.backend_id,
             )
             state["next"] = None
             yield from self.fetch_pages(client, state["since"], None)
@@ -197,7 +198,7 @@ class PullRun:
                     raise
                 _logger.info(
                     "Page of backend %s met a concurrent import; storing it again",
-                    self.backend.id,
+                    self.backend_id,
                 )
         self.result.add(result)
         self.pages += 1
@@ -208,7 +209,7 @@ class PullRun:
 
     def _store_in(self, env, page, state):
         flow = self._locked_flow(env)
-        backend = env["integration.backend"].browse(self.backend.id)
+        backend = env["integration.backend"].browse(self.backend_id)
         result = self.make_importer(backend).import_page(page.records)
         mark = read_watermark(flow.watermark)
         mark["run"] = dict(

@@ -38,7 +38,17 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Renew a token this long before its announced expiry.
 EXPIRY_MARGIN = timedelta(seconds=60)
 
-# {(database, backend id): (access token, naive UTC expiry or None)}
+# Fields the token's own transaction writes; this transaction's cache of
+# them is dropped afterwards.
+TOKEN_FIELDS = [
+    "access_token_encrypted",
+    "access_token_expires_at",
+    "refresh_token_encrypted",
+    "salesforce_instance_url",
+]
+# {(database, backend id): {"token", "expires_at" (naive UTC or None),
+# "instance_url"}}: the newest token this process fetched, which a running
+# job's older database snapshot does not show yet.
 _TOKEN_CACHE = {}
 _TOKEN_CACHE_LOCK = threading.Lock()
 
@@ -92,13 +102,26 @@ class IntegrationBackend(models.Model):
         with _TOKEN_CACHE_LOCK:
             cached = _TOKEN_CACHE.get(self._crm_cache_key())
         if cached:
-            return cached
+            return cached["token"], cached["expires_at"]
         token = self._get_secret("access_token")
         return (token, self.sudo().access_token_expires_at) if token else (None, None)
 
-    def _crm_remember_token(self, token, expires_at):
+    def _crm_remember_token(self, token, expires_at, instance_url=None):
         with _TOKEN_CACHE_LOCK:
-            _TOKEN_CACHE[self._crm_cache_key()] = (token, expires_at)
+            _TOKEN_CACHE[self._crm_cache_key()] = {
+                "token": token,
+                "expires_at": expires_at,
+                "instance_url": instance_url or self.sudo().salesforce_instance_url,
+            }
+
+    def _crm_instance_url(self):
+        """Return the Salesforce API host: the last token's, else the base URL."""
+        with _TOKEN_CACHE_LOCK:
+            cached = _TOKEN_CACHE.get(self._crm_cache_key()) or {}
+        url = (
+            cached.get("instance_url") or self.salesforce_instance_url or self.base_url
+        )
+        return (url or "").rstrip("/")
 
     def _crm_access_token(self):
         """Return a usable access token, fetching one when needed."""
@@ -122,6 +145,8 @@ class IntegrationBackend(models.Model):
 
     def _crm_refresh_in_own_transaction(self, rejected):
         """Lock the backend row, reuse a newer stored token or fetch one."""
+        # The token's own transaction reads the backend from the database.
+        self.env.flush_all()
         with self.env.registry.cursor() as cr:
             backend = self.with_env(self.env(cr=cr)).sudo()
             cr.execute(
@@ -131,13 +156,18 @@ class IntegrationBackend(models.Model):
             expires_at = backend.access_token_expires_at
             fresh = not expires_at or expires_at - EXPIRY_MARGIN > fields.Datetime.now()
             if stored and stored != rejected and fresh:
-                self._crm_remember_token(stored, expires_at)
+                self._crm_remember_token(
+                    stored, expires_at, backend.salesforce_instance_url
+                )
                 return stored
             token, expires_at, extra = backend._crm_request_token()
             backend._set_access_token(token, expires_at)
             if extra:
                 backend.write(extra)
-        self._crm_remember_token(token, expires_at)
+        self._crm_remember_token(
+            token, expires_at, extra.get("salesforce_instance_url")
+        )
+        self.invalidate_recordset(TOKEN_FIELDS)
         return token
 
     # ------------------------------------------------------------------

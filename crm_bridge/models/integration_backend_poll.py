@@ -10,8 +10,9 @@ time) turn a repeat into a no-op.
 HubSpot: each page is a fresh search for records changed at or after the
 newest timestamp stored so far, oldest first. No query pages deep, so the
 search API's 10,000-result cap is never reached, and a record edited
-during the poll cannot shift another out of the page window. Only when a
-whole page shares one timestamp does the poll page on (`after`) within it.
+during the poll cannot shift another out of the page window. When a whole
+page shares one timestamp, the rest of that instant is read by id (keyset
+paging), then the poll goes on strictly after it.
 
 Salesforce: SOQL on SystemModstamp, oldest first, following
 `nextRecordsUrl`; deletions and merges come from getDeleted.
@@ -50,6 +51,10 @@ DELETED_MIN_SPAN = timedelta(minutes=1)
 def epoch_ms(moment):
     """Return a naive UTC datetime as epoch milliseconds."""
     return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _has_next(page):
+    return bool(((page.get("paging") or {}).get("next") or {}).get("after"))
 
 
 def watermark_text(moment):
@@ -172,26 +177,46 @@ class IntegrationBackend(models.Model):
         properties = client.properties_of(object_type, extra)
         watermark = parse_timestamp(state["watermark"])
         since = epoch_ms(watermark - state["overlap"]) if watermark else 0
-        after = None
+        operator = "GTE"
         for _page in range(MAX_PAGES):
-            page = client.search_modified(object_type, since, properties, after=after)
+            page = client.search_modified(object_type, since, properties, operator)
             records = page.get("results") or []
             if not records:
                 return
-            stamps = [
-                self._crm_hubspot_stamp(object_type, record) for record in records
-            ]
-            newest = max(stamps)
-            if object_type == "contacts":
-                self._crm_add_contact_companies(client, records)
-            jobs = [self._crm_hubspot_job(object_type, record) for record in records]
-            self._crm_store_page(code, jobs, watermark_text(parse_timestamp(newest)))
-            next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not next_after:
+            stamps = self._crm_store_hubspot_page(code, object_type, client, records)
+            if not _has_next(page):
                 return
-            # Restart from the newest timestamp unless the page held no other.
-            after = next_after if newest == since else None
+            newest = max(stamps)
+            operator = "GTE"
+            if min(stamps) == newest:
+                # A full page of one instant: read the rest of it by id, then
+                # go on strictly after it.
+                self._crm_drain_instant(code, object_type, client, properties, records)
+                operator = "GT"
             since = newest
+
+    def _crm_drain_instant(self, code, object_type, client, properties, records):
+        """Store every record of the instant `records` share, paging by id."""
+        instant = self._crm_hubspot_stamp(object_type, records[0])
+        last_id = max(int(record["id"]) for record in records)
+        for _page in range(MAX_PAGES):
+            page = client.search_instant(object_type, instant, last_id, properties)
+            records = page.get("results") or []
+            if not records:
+                return
+            self._crm_store_hubspot_page(code, object_type, client, records)
+            last_id = max(int(record["id"]) for record in records)
+            if not _has_next(page):
+                return
+
+    def _crm_store_hubspot_page(self, code, object_type, client, records):
+        """Store one page's jobs, move the watermark; return the page's timestamps."""
+        stamps = [self._crm_hubspot_stamp(object_type, record) for record in records]
+        if object_type == "contacts":
+            self._crm_add_contact_companies(client, records)
+        jobs = [self._crm_hubspot_job(object_type, record) for record in records]
+        self._crm_store_page(code, jobs, watermark_text(parse_timestamp(max(stamps))))
+        return stamps
 
     @api.model
     def _crm_add_contact_companies(self, client, records):

@@ -154,33 +154,42 @@ class HubSpotClient:
                 associated[str(row["from"]["id"])] = targets
         return associated
 
-    def search_modified(
-        self, object_type, since_ms, properties, operator="GTE", after=None
-    ):
-        """Return one page of records changed at or after `since_ms`.
+    def search_modified(self, object_type, since_ms, properties, operator="GTE"):
+        """Return the first page of records changed since `since_ms`, oldest first.
 
-        Results are sorted by the last-modified property, oldest first, so
-        the poller can restart from the newest timestamp it has stored.
+        `operator` is GTE (at or after) or GT (strictly after). The poller
+        restarts this search from the newest timestamp it has stored
+        instead of paging deep.
         """
         modified = MODIFIED_PROPERTY[object_type]
+        filters = [
+            {"propertyName": modified, "operator": operator, "value": str(since_ms)}
+        ]
+        return self._search(object_type, filters, modified, properties)
+
+    def search_instant(self, object_type, instant_ms, after_id, properties):
+        """Return records changed exactly at `instant_ms` with an id above `after_id`.
+
+        Sorted by id, so a poll pages through one crowded instant by id
+        instead of by an offset that shifts when a record changes.
+        """
+        filters = [
+            {
+                "propertyName": MODIFIED_PROPERTY[object_type],
+                "operator": "EQ",
+                "value": str(instant_ms),
+            },
+            {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
+        ]
+        return self._search(object_type, filters, "hs_object_id", properties)
+
+    def _search(self, object_type, filters, sort_property, properties):
         body = {
-            "filterGroups": [
-                {
-                    "filters": [
-                        {
-                            "propertyName": modified,
-                            "operator": operator,
-                            "value": str(since_ms),
-                        }
-                    ]
-                }
-            ],
-            "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": sort_property, "direction": "ASCENDING"}],
             "properties": properties,
             "limit": SEARCH_PAGE_SIZE,
         }
-        if after:
-            body["after"] = after
         return self._call("POST", f"/crm/v3/objects/{object_type}/search", json=body)
 
     def pipelines(self, object_type="deals"):

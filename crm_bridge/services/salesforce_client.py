@@ -112,9 +112,7 @@ class SalesforceClient:
 
     @property
     def instance_url(self):
-        return (
-            self.backend.salesforce_instance_url or self.backend.base_url or ""
-        ).rstrip("/")
+        return self.backend._crm_instance_url()
 
     def data_url(self, path):
         """Return the absolute URL of `path` under the REST API's versioned root."""

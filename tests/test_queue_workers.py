@@ -70,7 +70,8 @@ def job_states(registry, job_ids):
 
 
 def test_two_workers_never_run_a_job_twice(registry, backend):
-    job_ids = enqueue(registry, backend, "test.count", 200)
+    # Each job pauses 10 ms so that the workers' claims interleave.
+    job_ids = enqueue(registry, backend, "test.count", 200, {"pause": 0.01})
     results = {}
     workers = [
         threading.Thread(target=run_worker, args=(registry, results, index))
@@ -151,3 +152,47 @@ def test_killed_worker_leaves_job_recoverable(registry, backend):
         job.invalidate_recordset()
         assert job.state == "done"
         assert job.attempts == 2
+
+
+def test_concurrent_duplicate_delivery_stores_one_job(registry, backend):
+    """Two deliveries of one event race: the loser finds the winner's job."""
+    first_cr = registry.cursor()
+    try:
+        first_env = api.Environment(first_cr, SUPERUSER_ID, {})
+        first_backend = first_env["integration.backend"].browse(backend)
+        first_job = first_env["integration.sync.job"]._enqueue(
+            first_backend, "test.noop", "race:1", {"delivery": 1}
+        )
+        first_env.flush_all()
+        results = {}
+
+        def second_delivery():
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                jobs = env["integration.sync.job"]._enqueue(
+                    env["integration.backend"].browse(backend),
+                    "test.noop",
+                    "race:1",
+                    {"delivery": 2},
+                )
+                results["ids"] = jobs.ids
+
+        racer = threading.Thread(target=second_delivery)
+        racer.start()
+        # The second delivery now waits on the unique index for this commit.
+        time.sleep(1.0)
+        first_cr.commit()
+        racer.join(timeout=60)
+    finally:
+        first_cr.close()
+
+    # The loser's snapshot predates the winner's commit, so it cannot return
+    # the winner's job; what matters is that it stored no second one and
+    # raised nothing.
+    assert results["ids"] == []
+    assert first_job.ids
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT count(*) FROM integration_sync_job WHERE idempotency_key = 'race:1'"
+        )
+        assert cr.fetchone()[0] == 1

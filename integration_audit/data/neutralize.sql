@@ -9,3 +9,5 @@ UPDATE integration_sync_job
    SET state = 'failed',
        last_error = 'Stopped: this database is a neutralized copy.'
  WHERE state IN ('pending', 'running');
+-- The metrics token of production must not open a copy's metrics.
+DELETE FROM ir_config_parameter WHERE key = 'integration_audit.metrics_token';

@@ -19,6 +19,7 @@ import requests
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import mute_logger
 
 from ..services.backoff import retry_delay
 from ..services.errors import BusinessError, RetryableError, StaleChangeError
@@ -135,8 +136,10 @@ class IntegrationSyncJob(models.Model):
     def _enqueue_many(self, backend, job_values):
         """Store many jobs in one statement, skipping keys already stored.
 
-        Returns every job of the given keys, new and existing alike. Wakes
-        the worker when one of them is due now.
+        Returns the jobs of the given keys, new and existing alike, except
+        one that a concurrent transaction committed after this transaction's
+        snapshot (it exists, but is not visible here). Wakes the worker when
+        a job was created.
         """
         if not job_values:
             return self.browse()
@@ -151,10 +154,44 @@ class IntegrationSyncJob(models.Model):
                 continue
             known.add(values["idempotency_key"])
             fresh.append(dict(values, backend_id=backend.id))
-        created = self.sudo().create(fresh) if fresh else self.browse()
+        created = self._create_skipping_duplicates(fresh) if fresh else self.browse()
         if created:
             self._wake_worker()
+        existing |= self.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("idempotency_key", "in", keys),
+                ("id", "not in", (existing | created).ids),
+            ]
+        )
         return (existing | created).with_env(self.env)
+
+    @api.model
+    def _create_skipping_duplicates(self, values_list):
+        """Create jobs; a key stored meanwhile by a concurrent delivery is skipped.
+
+        The fast path creates all jobs in one statement. When another
+        transaction committed one of the keys in between, the unique
+        constraint fires and each job is created alone, in its own savepoint.
+        """
+        Job = self.sudo()
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                return Job.create(values_list)
+        except psycopg2.errors.UniqueViolation:
+            pass
+        created = Job.browse()
+        for values in values_list:
+            try:
+                with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                    created |= Job.create(values)
+            except psycopg2.errors.UniqueViolation:
+                _logger.info(
+                    "Sync job %s of backend %s was stored by a concurrent delivery",
+                    values["idempotency_key"],
+                    values["backend_id"],
+                )
+        return created
 
     @api.model
     def _wake_worker(self):
@@ -312,7 +349,7 @@ class IntegrationSyncJob(models.Model):
         with self.env.registry.cursor() as cr:
             cr.execute(
                 "SELECT id FROM integration_sync_job WHERE id = %s AND claim_token = %s"
-                " AND state = 'running' FOR UPDATE",
+                " AND state = 'running' FOR NO KEY UPDATE",
                 [job_id, token],
             )
             if not cr.fetchone():

@@ -16,6 +16,12 @@ SECRET_PAIR_PATTERN = re.compile(
     r"[^&\s\"']+",
     re.IGNORECASE,
 )
+# Credentials inside XML bodies, such as a Salesforce Outbound Message's
+# <sf:SessionId>: the element's text is replaced, its tags kept.
+SECRET_ELEMENT_PATTERN = re.compile(
+    r"(<(?:[\w-]+:)?(SessionId|sessionId|Password|password|access_token|"
+    r"client_secret)\b[^>]*>)[^<]*(</(?:[\w-]+:)?\2>)"
+)
 REDACTED = "[redacted]"
 DEFAULT_MAX_CHARS = 64 * 1024
 
@@ -41,6 +47,7 @@ def redact_text(text):
     try:
         parsed = json.loads(text)
     except (ValueError, TypeError):
+        text = SECRET_ELEMENT_PATTERN.sub(r"\1" + REDACTED + r"\3", text)
         return SECRET_PAIR_PATTERN.sub(r"\1" + REDACTED, text)
     return json.dumps(redact(parsed), ensure_ascii=False, sort_keys=True)
 

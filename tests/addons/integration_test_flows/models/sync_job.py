@@ -26,6 +26,7 @@ class IntegrationSyncJob(models.Model):
                 "test.count": "_handle_test_count",
                 "test.customer": "_handle_test_customer",
                 "test.sleep": "_handle_test_sleep",
+                "test.http_get": "_handle_test_http_get",
             }
         )
         return handlers
@@ -80,6 +81,14 @@ class IntegrationSyncJob(models.Model):
     def _handle_test_sleep(self):
         time.sleep((self.payload or {}).get("seconds", 1))
         return "slept"
+
+    def _handle_test_http_get(self):
+        """GET the payload's `path` from the backend through the HTTP client."""
+        payload = self.payload or {}
+        response = self.backend_id._http_request(
+            "GET", payload["path"], headers=payload.get("headers"), job=self
+        )
+        return f"HTTP {response.status_code}"
 
     def _handle_test_customer(self):
         """Update the mapped partner; without a mapping, ask a person."""

@@ -4,7 +4,6 @@ import os
 import time
 
 from odoo import models
-
 from odoo.addons.integration_audit.services.errors import (
     BusinessError,
     RetryableError,
@@ -46,7 +45,11 @@ class IntegrationSyncJob(models.Model):
         )
 
     def _handle_test_business_error(self):
-        partner = self.env["res.partner"].browse((self.payload or {}).get("partner_id")).exists()
+        partner = (
+            self.env["res.partner"]
+            .browse((self.payload or {}).get("partner_id"))
+            .exists()
+        )
         raise BusinessError(
             f"Customer {(self.payload or {}).get('name')} matches no partner.",
             category="other",
@@ -56,7 +59,9 @@ class IntegrationSyncJob(models.Model):
     def _handle_test_retry(self):
         """Fail with a retryable error until the given attempt."""
         if self.attempts < (self.payload or {}).get("succeed_on_attempt", 99):
-            raise RetryableError("remote answered 429", (self.payload or {}).get("retry_after"))
+            raise RetryableError(
+                "remote answered 429", (self.payload or {}).get("retry_after")
+            )
         return "succeeded"
 
     def _handle_test_crash(self):

@@ -32,9 +32,15 @@ def backend(registry):
     yield backend_id
     with registry.cursor() as cr:
         cr.execute("DELETE FROM integration_test_ping WHERE body LIKE 'job:%%'")
-        cr.execute("DELETE FROM integration_exception WHERE backend_id = %s", [backend_id])
-        cr.execute("DELETE FROM integration_audit_log WHERE backend_id = %s", [backend_id])
-        cr.execute("DELETE FROM integration_sync_job WHERE backend_id = %s", [backend_id])
+        cr.execute(
+            "DELETE FROM integration_exception WHERE backend_id = %s", [backend_id]
+        )
+        cr.execute(
+            "DELETE FROM integration_audit_log WHERE backend_id = %s", [backend_id]
+        )
+        cr.execute(
+            "DELETE FROM integration_sync_job WHERE backend_id = %s", [backend_id]
+        )
         cr.execute("DELETE FROM integration_backend WHERE id = %s", [backend_id])
 
 
@@ -126,9 +132,13 @@ def test_killed_worker_leaves_job_recoverable(registry, backend):
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_for_state(registry, job_id, "running"), "the worker never claimed the job"
+        assert wait_for_state(registry, job_id, "running"), (
+            "the worker never claimed the job"
+        )
         time.sleep(1.0)
-        Job = api.Environment(registry.cursor(), SUPERUSER_ID, {})["integration.sync.job"]
+        Job = api.Environment(registry.cursor(), SUPERUSER_ID, {})[
+            "integration.sync.job"
+        ]
         try:
             # The live worker holds the job's row lock: recovery must not steal it.
             assert Job._recover_stale_jobs(lease_seconds=0) == []

@@ -53,9 +53,16 @@ class Browser:
             raise SystemExit("Chromium is missing: install Debian's chromium package.")
         self.profile = tempfile.mkdtemp(prefix="screenshots_")
         self.process = subprocess.Popen(
-            [executable, "--headless=new", "--no-sandbox", "--disable-gpu",
-             "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
-             f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
+            [
+                executable,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={WIDTH},{HEIGHT}",
+                "about:blank",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -68,13 +75,17 @@ class Browser:
             if port_file.exists() and port_file.read_text().strip():
                 port = port_file.read_text().split()[0]
                 pages = requests.get(f"http://127.0.0.1:{port}/json", timeout=10).json()
-                return next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
+                return next(
+                    p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page"
+                )
             time.sleep(0.1)
         raise SystemExit("Chromium did not open its DevTools port.")
 
     def send(self, method, **params):
         self.next_id += 1
-        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        self.socket.send(
+            json.dumps({"id": self.next_id, "method": method, "params": params})
+        )
         while True:
             message = json.loads(self.socket.recv())
             if message.get("id") == self.next_id:
@@ -106,11 +117,21 @@ def main():
     browser = Browser()
     try:
         browser.send("Page.enable")
-        browser.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT,
-                     deviceScaleFactor=1, mobile=False)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         host = args.url.split("://", 1)[1].split(":")[0].split("/")[0]
-        browser.send("Network.setCookie", name="session_id", value=session_id, domain=host,
-                     path="/")
+        browser.send(
+            "Network.setCookie",
+            name="session_id",
+            value=session_id,
+            domain=host,
+            path="/",
+        )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         for name, page in PAGES.items():

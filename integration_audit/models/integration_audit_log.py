@@ -58,14 +58,18 @@ class IntegrationAuditLog(models.Model):
     job_id = fields.Many2one("integration.sync.job", index=True, ondelete="set null")
 
     @api.model
-    def _record(self, backend, direction, outcome="ok", payload=None, job=None, **values):
+    def _record(
+        self, backend, direction, outcome="ok", payload=None, job=None, **values
+    ):
         """Append one entry; `payload` may be bytes, text or a JSON value.
 
         Credentials are redacted before storing; the digest and size are of
         the payload as exchanged.
         """
         if payload is not None and not isinstance(payload, (bytes, str)):
-            payload = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+            payload = json.dumps(
+                payload, ensure_ascii=False, sort_keys=True, default=str
+            )
         raw = payload.encode() if isinstance(payload, str) else payload
         text = raw.decode("utf-8", errors="replace") if raw else False
         redacted, truncated = redaction.truncate(storable(redaction.redact_text(text)))
@@ -80,7 +84,7 @@ class IntegrationAuditLog(models.Model):
             payload_truncated=truncated,
             job_id=job.id if job else False,
         )
-        if "endpoint" in values and values["endpoint"]:
+        if values.get("endpoint"):
             values["endpoint"] = storable(redaction.redact(values["endpoint"])[:2000])
         if values.get("message"):
             values["message"] = storable(redaction.redact(str(values["message"])))
@@ -94,14 +98,18 @@ class IntegrationAuditLog(models.Model):
     def unlink(self):
         if not (self.env.su and self.env.context.get("integration_audit_purge")):
             raise AccessError(
-                _("Audit log entries cannot be deleted; the retention job removes old ones.")
+                _(
+                    "Audit log entries cannot be deleted; the retention job removes old ones."
+                )
             )
         return super().unlink()
 
     @api.model
     def _cron_purge(self):
         """Delete entries older than their backend's retention."""
-        backends = self.env["integration.backend"].with_context(active_test=False).search([])
+        backends = (
+            self.env["integration.backend"].with_context(active_test=False).search([])
+        )
         purged = 0
         for backend in backends:
             limit = fields.Datetime.subtract(

@@ -8,7 +8,7 @@ from ..services import secrets
 # Credentials and shared secrets: written in clear through these fields,
 # stored only encrypted in `<name>_encrypted`, never read back in clear.
 SECRET_FIELDS = ("client_secret", "api_token", "refresh_token", "webhook_secret")
-SECRET_MASK = "********"
+SECRET_MASK = "********"  # noqa: S105 - what the form shows in place of a secret
 
 
 class IntegrationBackend(models.Model):
@@ -96,9 +96,7 @@ class IntegrationBackend(models.Model):
     rate_limit_requests = fields.Integer(
         default=100, help="Requests allowed per rate-limit period, across workers."
     )
-    rate_limit_period = fields.Integer(
-        string="Rate-limit period (s)", default=10
-    )
+    rate_limit_period = fields.Integer(string="Rate-limit period (s)", default=10)
     max_attempts = fields.Integer(default=8, help="Attempts before a job is dead.")
     retry_base_seconds = fields.Integer(string="First retry delay (s)", default=30)
     retry_max_seconds = fields.Integer(string="Longest retry delay (s)", default=3600)
@@ -167,7 +165,10 @@ class IntegrationBackend(models.Model):
         }
         open_exceptions = dict(
             self.env["integration.exception"]._read_group(
-                [("backend_id", "in", self.ids), ("state", "in", ("new", "in_progress"))],
+                [
+                    ("backend_id", "in", self.ids),
+                    ("state", "in", ("new", "in_progress")),
+                ],
                 ["backend_id"],
                 ["__count"],
             )
@@ -223,8 +224,10 @@ class IntegrationBackend(models.Model):
         self.ensure_one()
         flow = self.flow_ids.filtered(lambda f: f.code == code)
         if not flow:
-            flow = self.env["integration.flow"].sudo().create(
-                {"backend_id": self.id, "code": code}
+            flow = (
+                self.env["integration.flow"]
+                .sudo()
+                .create({"backend_id": self.id, "code": code})
             )
         return flow
 
@@ -233,7 +236,7 @@ class IntegrationBackend(models.Model):
         self.ensure_one()
         try:
             self._test_connection()
-        except Exception as error:  # noqa: BLE001 - shown to the administrator
+        except Exception as error:
             raise UserError(
                 _(
                     "The connection test of %(backend)s failed: %(error)s. "

@@ -91,7 +91,10 @@ class IntegrationException(models.Model):
 
     @api.model
     def _selection_record_ref(self):
-        return [(model.model, model.name) for model in self.env["ir.model"].sudo().search([])]
+        return [
+            (model.model, model.name)
+            for model in self.env["ir.model"].sudo().search([])
+        ]
 
     @api.depends("res_model", "res_id")
     def _compute_record_ref(self):
@@ -111,7 +114,8 @@ class IntegrationException(models.Model):
         key = values.get("dedup_key")
         if key:
             existing = self.sudo().search(
-                [("dedup_key", "=", key), ("state", "in", ("new", "in_progress"))], limit=1
+                [("dedup_key", "=", key), ("state", "in", ("new", "in_progress"))],
+                limit=1,
             )
             if existing:
                 existing.write({k: v for k, v in values.items() if k != "state"})
@@ -163,8 +167,11 @@ class IntegrationException(models.Model):
     def _open_for_dead_job(self, job, message):
         return self._open(
             {
-                "name": _("%(flow)s gave up after %(attempts)d attempts",
-                          flow=job.flow, attempts=job.attempts),
+                "name": _(
+                    "%(flow)s gave up after %(attempts)d attempts",
+                    flow=job.flow,
+                    attempts=job.attempts,
+                ),
                 "description": _(
                     "The last error was: %(error)s\nFix the cause (credentials, "
                     "the external system's availability), then press Retry.",
@@ -201,8 +208,10 @@ class IntegrationException(models.Model):
         for exception in self:
             if not exception.job_id:
                 raise UserError(
-                    _("Exception %s has no job to retry. Resolve or ignore it instead.",
-                      exception.display_name)
+                    _(
+                        "Exception %s has no job to retry. Resolve or ignore it instead.",
+                        exception.display_name,
+                    )
                 )
             if exception.job_id.state in ("failed", "dead"):
                 exception.job_id.action_requeue()
@@ -274,8 +283,10 @@ class IntegrationException(models.Model):
 
     def _link_record(self, target):
         raise UserError(
-            _("Exceptions of category %s cannot be resolved by linking a record.",
-              self.category)
+            _(
+                "Exceptions of category %s cannot be resolved by linking a record.",
+                self.category,
+            )
         )
 
     def _close(self, state):
@@ -311,7 +322,9 @@ class IntegrationExceptionCandidate(models.Model):
     res_id = fields.Many2oneReference(model_field="res_model", required=True)
     name = fields.Char(help="The record's name when the exception was opened.")
     record_ref = fields.Reference(
-        selection="_selection_record_ref", compute="_compute_record_ref", string="Record"
+        selection="_selection_record_ref",
+        compute="_compute_record_ref",
+        string="Record",
     )
 
     @api.model

@@ -63,7 +63,10 @@ class IntegrationExternalId(models.Model):
 
     @api.model
     def _selection_record_ref(self):
-        return [(model.model, model.name) for model in self.env["ir.model"].sudo().search([])]
+        return [
+            (model.model, model.name)
+            for model in self.env["ir.model"].sudo().search([])
+        ]
 
     @api.depends("res_model", "res_id")
     def _compute_record_ref(self):
@@ -82,7 +85,9 @@ class IntegrationExternalId(models.Model):
         lock makes the second wait and then find the first one's mapping.
         """
         key = f"integration:{backend.id}:{res_model}:{external_id}"
-        self.env.cr.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key]
+        )
 
     @api.model
     def _find(self, backend, res_model, external_id):
@@ -118,7 +123,9 @@ class IntegrationExternalId(models.Model):
         return mapping.external_id or False
 
     @api.model
-    def _check_fresh(self, backend, res_model, external_id, updated_at, allow_equal=False):
+    def _check_fresh(
+        self, backend, res_model, external_id, updated_at, allow_equal=False
+    ):
         """Raise `StaleChangeError` unless the change is newer than the applied one.
 
         A change with the same timestamp as the applied one is skipped too:
@@ -130,7 +137,11 @@ class IntegrationExternalId(models.Model):
             return
         mapping = self._find(backend, res_model, external_id)
         applied = mapping.external_updated_at
-        if not applied or updated_at > applied or (allow_equal and updated_at == applied):
+        if (
+            not applied
+            or updated_at > applied
+            or (allow_equal and updated_at == applied)
+        ):
             return
         raise StaleChangeError(
             f"{res_model} {external_id}: the change of {updated_at} is not newer "
@@ -138,8 +149,17 @@ class IntegrationExternalId(models.Model):
         )
 
     @api.model
-    def _bind(self, backend, record, external_id, updated_at=None, version=None,
-              payload_hash=None, external_model=None):
+    def _bind(
+        self,
+        backend,
+        record,
+        external_id,
+        *,
+        updated_at=None,
+        version=None,
+        payload_hash=None,
+        external_model=None,
+    ):
         """Map `record` to `external_id`, creating or updating the mapping."""
         record.ensure_one()
         mapping = self._find(backend, record._name, external_id)
@@ -179,8 +199,18 @@ class IntegrationExternalId(models.Model):
         )
 
     @api.model
-    def _upsert(self, backend, res_model, external_id, values, updated_at=None,
-                payload_hash=None, match=None, external_model=None):
+    def _upsert(
+        self,
+        backend,
+        res_model,
+        external_id,
+        values,
+        *,
+        updated_at=None,
+        payload_hash=None,
+        match=None,
+        external_model=None,
+    ):
         """Create or update the record of one external record; return it.
 
         Holds the external record's lock, skips a change older than the one
@@ -197,7 +227,9 @@ class IntegrationExternalId(models.Model):
             allow_equal=self.env.context.get("integration_replay", False),
         )
         mapping = self._find(backend, res_model, external_id)
-        record = self.env[res_model].browse(mapping.res_id).exists() if mapping else None
+        record = (
+            self.env[res_model].browse(mapping.res_id).exists() if mapping else None
+        )
         if record and payload_hash and mapping.payload_hash == payload_hash:
             return record
         if record:

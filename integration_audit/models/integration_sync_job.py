@@ -59,7 +59,9 @@ class IntegrationSyncJob(models.Model):
         required=True,
         default="inbound",
     )
-    flow = fields.Char(required=True, index=True, help="Handler name, such as hubspot.company.")
+    flow = fields.Char(
+        required=True, index=True, help="Handler name, such as hubspot.company."
+    )
     idempotency_key = fields.Char(
         required=True,
         help="The same event delivered twice carries the same key and is stored once.",
@@ -128,7 +130,8 @@ class IntegrationSyncJob(models.Model):
         a duplicate delivery is a no-op.
         """
         jobs = self._enqueue_many(
-            backend, [dict(values, flow=flow, idempotency_key=idempotency_key, payload=payload)]
+            backend,
+            [dict(values, flow=flow, idempotency_key=idempotency_key, payload=payload)],
         )
         return jobs
 
@@ -196,7 +199,9 @@ class IntegrationSyncJob(models.Model):
     @api.model
     def _wake_worker(self):
         """Ask the cron to run the queue now instead of at its next interval."""
-        cron = self.env.ref("integration_audit.ir_cron_run_sync_jobs", raise_if_not_found=False)
+        cron = self.env.ref(
+            "integration_audit.ir_cron_run_sync_jobs", raise_if_not_found=False
+        )
         if cron:
             cron.sudo()._trigger()
 
@@ -251,8 +256,12 @@ class IntegrationSyncJob(models.Model):
                 endpoint=f"job/{job.flow}",
                 method=verb.upper(),
                 outcome="ok",
-                message=_("Job %(job)s %(verb)s by %(user)s.", job=job.display_name,
-                          verb=verb, user=self.env.user.name),
+                message=_(
+                    "Job %(job)s %(verb)s by %(user)s.",
+                    job=job.display_name,
+                    verb=verb,
+                    user=self.env.user.name,
+                ),
                 job=job,
             )
         self._wake_worker()
@@ -340,7 +349,9 @@ class IntegrationSyncJob(models.Model):
             )
             recovered = [row[0] for row in cr.fetchall()]
         if recovered:
-            _logger.warning("Recovered %d orphaned sync jobs: %s", len(recovered), recovered)
+            _logger.warning(
+                "Recovered %d orphaned sync jobs: %s", len(recovered), recovered
+            )
         return recovered
 
     @api.model
@@ -357,7 +368,9 @@ class IntegrationSyncJob(models.Model):
             env = api.Environment(cr, SUPERUSER_ID, {})
             job = env["integration.sync.job"].browse(job_id)
             company = job.company_id
-            job = job.with_company(company).with_context(allowed_company_ids=company.ids)
+            job = job.with_company(company).with_context(
+                allowed_company_ids=company.ids
+            )
             job._execute()
         return 1
 
@@ -382,7 +395,9 @@ class IntegrationSyncJob(models.Model):
         except TRANSIENT_NETWORK_ERRORS + TRANSIENT_DB_ERRORS as error:
             self._retry_or_die(f"{type(error).__name__}: {error}", None, started)
         except Exception as error:
-            _logger.exception("Sync job %s (%s) raised an unexpected error", self.id, self.flow)
+            _logger.exception(
+                "Sync job %s (%s) raised an unexpected error", self.id, self.flow
+            )
             self._retry_or_die(f"{type(error).__name__}: {error}", None, started)
         else:
             self._finish("done", result=self._describe_outcome(outcome))
@@ -446,7 +461,10 @@ class IntegrationSyncJob(models.Model):
             self._log_outcome("dead", message, started)
             return
         delay = retry_delay(
-            self.attempts, backend.retry_base_seconds, backend.retry_max_seconds, retry_after
+            self.attempts,
+            backend.retry_base_seconds,
+            backend.retry_max_seconds,
+            retry_after,
         )
         self.write(
             {
@@ -456,8 +474,11 @@ class IntegrationSyncJob(models.Model):
                 "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay),
             }
         )
-        self._log_outcome("retry", _("%(error)s; retry in %(delay)d s", error=message,
-                                     delay=delay), started)
+        self._log_outcome(
+            "retry",
+            _("%(error)s; retry in %(delay)d s", error=message, delay=delay),
+            started,
+        )
 
     def _log_outcome(self, outcome, message, started):
         self.env["integration.audit.log"]._record(
@@ -479,7 +500,9 @@ class IntegrationSyncJob(models.Model):
     @api.model
     def _cron_purge_finished_jobs(self):
         """Delete done jobs older than their backend's retention."""
-        backends = self.env["integration.backend"].with_context(active_test=False).search([])
+        backends = (
+            self.env["integration.backend"].with_context(active_test=False).search([])
+        )
         purged = 0
         for backend in backends:
             limit = fields.Datetime.now() - timedelta(days=backend.job_retention_days)

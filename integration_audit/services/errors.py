@@ -50,7 +50,9 @@ class RemoteRejectedError(BusinessError):
     never echoed back by the systems the suite talks to).
     """
 
-    def __init__(self, message, status_code=None, body=None, category="remote_rejected"):
+    def __init__(
+        self, message, status_code=None, body=None, category="remote_rejected"
+    ):
         super().__init__(message, category=category)
         self.status_code = status_code
         self.body = body

@@ -1,2 +1,8 @@
-from . import test_access, test_secrets
-from . import test_http_client, test_metrics, test_signatures, test_webhook_intake
+from . import (
+    test_access,
+    test_http_client,
+    test_metrics,
+    test_secrets,
+    test_signatures,
+    test_webhook_intake,
+)

@@ -6,11 +6,10 @@ from unittest.mock import patch
 
 from cryptography.fernet import Fernet
 
+from odoo.addons.integration_audit.models.integration_backend import SECRET_MASK
 from odoo.exceptions import UserError
 from odoo.modules.neutralize import neutralize_database
 from odoo.tests import TransactionCase, tagged
-
-from odoo.addons.integration_audit.models.integration_backend import SECRET_MASK
 
 WEBHOOK_SECRET = "whsec-7f3a9c2e-do-not-leak"
 API_TOKEN = "pat-na1-5be1c0de-do-not-leak"
@@ -41,7 +40,7 @@ class TestSecrets(TransactionCase):
 
     def table_text(self, table):
         self.env.flush_all()
-        self.env.cr.execute(f"SELECT t::text FROM {table} t")  # noqa: S608
+        self.env.cr.execute(f"SELECT t::text FROM {table} t")
         return "\n".join(row[0] for row in self.env.cr.fetchall())
 
     def test_database_holds_no_clear_secret(self):
@@ -51,7 +50,9 @@ class TestSecrets(TransactionCase):
         self.assertTrue(self.backend.sudo().webhook_secret_encrypted)
 
     def test_secret_reads_back_masked(self):
-        values = self.backend.read(["webhook_secret", "api_token", "has_webhook_secret"])[0]
+        values = self.backend.read(
+            ["webhook_secret", "api_token", "has_webhook_secret"]
+        )[0]
         self.assertEqual(values["webhook_secret"], SECRET_MASK)
         self.assertEqual(values["api_token"], SECRET_MASK)
         self.assertTrue(values["has_webhook_secret"])
@@ -75,8 +76,11 @@ class TestSecrets(TransactionCase):
             self.backend,
             "outbound",
             endpoint=f"https://api.example.test/x?access_token={API_TOKEN}&page=2",
-            payload={"api_key": API_TOKEN, "nested": [{"client_secret": WEBHOOK_SECRET}],
-                     "name": "Acme"},
+            payload={
+                "api_key": API_TOKEN,
+                "nested": [{"client_secret": WEBHOOK_SECRET}],
+                "name": "Acme",
+            },
             message=f"refresh_token={API_TOKEN} failed",
         )
         self.assertIn("Acme", log.payload)
@@ -96,7 +100,11 @@ class TestSecrets(TransactionCase):
         odoo_logger.setLevel(logging.DEBUG)
         try:
             backend = self.env["integration.backend"].create(
-                {"name": "Logged", "kind": "salesforce", "client_secret": WEBHOOK_SECRET}
+                {
+                    "name": "Logged",
+                    "kind": "salesforce",
+                    "client_secret": WEBHOOK_SECRET,
+                }
             )
             backend._get_secret("client_secret")
             backend.write({"client_secret": API_TOKEN})
@@ -116,7 +124,9 @@ class TestSecrets(TransactionCase):
         old_key = os.environ["INTEGRATION_SECRET_KEYS"].split(",")[0]
         new_key = Fernet.generate_key().decode()
         before = self.backend.sudo().webhook_secret_encrypted
-        with patch.dict(os.environ, {"INTEGRATION_SECRET_KEYS": f"{new_key},{old_key}"}):
+        with patch.dict(
+            os.environ, {"INTEGRATION_SECRET_KEYS": f"{new_key},{old_key}"}
+        ):
             rotated = self.env["integration.backend"]._rotate_secret_key()
         self.assertGreaterEqual(rotated, 2)
         after = self.backend.sudo().webhook_secret_encrypted
@@ -138,7 +148,9 @@ class TestSecrets(TransactionCase):
                 )
 
     def test_neutralized_copy_disables_every_backend(self):
-        job = self.env["integration.sync.job"]._enqueue(self.backend, "test.noop", "n-1", {})
+        job = self.env["integration.sync.job"]._enqueue(
+            self.backend, "test.noop", "n-1", {}
+        )
         self.backend._set_access_token("live-access-token", False)
         self.env["ir.config_parameter"].set_param(
             "integration_audit.metrics_token", "production-scraper-token"
@@ -147,9 +159,9 @@ class TestSecrets(TransactionCase):
         neutralize_database(self.env.cr)
         self.env.invalidate_all()
         self.assertFalse(
-            self.env["integration.backend"].with_context(active_test=False).search_count(
-                [("active", "=", True)]
-            )
+            self.env["integration.backend"]
+            .with_context(active_test=False)
+            .search_count([("active", "=", True)])
         )
         self.assertFalse(self.backend.sudo().access_token_encrypted)
         self.assertEqual(job.state, "failed")

@@ -10,8 +10,12 @@ from odoo.http import request
 
 class TrivialIntake(http.Controller):
     @http.route(
-        "/integration_test/trivial", type="http", auth="none", methods=["POST"],
-        csrf=False, save_session=False,
+        "/integration_test/trivial",
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
     )
     def trivial(self):
         body = request.httprequest.get_data(as_text=True)

@@ -23,11 +23,15 @@ class TestExceptionQueueTour(HttpCase):
         )
         Job = cls.env["integration.sync.job"]
         cls.customer_job = Job._enqueue(
-            cls.backend, "test.customer", "tour-customer",
+            cls.backend,
+            "test.customer",
+            "tour-customer",
             {"id": "HS-100", "name": "Acme Consulting", "note": "from the CRM"},
         )
         cls.duplicate_job = Job._enqueue(
-            cls.backend, "test.business_error", "tour-duplicate",
+            cls.backend,
+            "test.business_error",
+            "tour-duplicate",
             {"name": "Duplicate test event"},
         )
 
@@ -44,14 +48,18 @@ class TestExceptionQueueTour(HttpCase):
         customer_exception.name = "Acme Consulting (HS-100) matches no partner"
         self.duplicate_job.exception_ids.name = "Duplicate test event"
 
-        self.start_tour(EXCEPTIONS_URL, "integration_exception_queue", login="finance_user")
+        self.start_tour(
+            EXCEPTIONS_URL, "integration_exception_queue", login="finance_user"
+        )
 
         self.env.invalidate_all()
         self.assertEqual(customer_exception.state, "in_progress")
         self.assertEqual(self.customer_job.state, "pending")
         self.assertEqual(self.duplicate_job.exception_ids.state, "ignored")
         self.assertIn("Sent twice", self.duplicate_job.exception_ids.resolution_note)
-        self.assertEqual(self.duplicate_job.exception_ids.resolved_by_id, self.finance_user)
+        self.assertEqual(
+            self.duplicate_job.exception_ids.resolved_by_id, self.finance_user
+        )
 
         self.run_queue()
         self.assertEqual(self.customer_job.state, "done")
@@ -59,4 +67,6 @@ class TestExceptionQueueTour(HttpCase):
         self.assertEqual(self.partner.comment, "<p>from the CRM</p>")
         self.assertEqual(customer_exception.state, "resolved")
 
-        self.start_tour(EXCEPTIONS_URL, "integration_exception_resolved", login="finance_user")
+        self.start_tour(
+            EXCEPTIONS_URL, "integration_exception_resolved", login="finance_user"
+        )

@@ -39,7 +39,9 @@ class TestQueue(TransactionCase):
         first = self.enqueue("test.noop", "evt-1", {"delivery": 1})
         second = self.enqueue("test.noop", "evt-1", {"delivery": 2})
         self.assertEqual(first, second)
-        self.assertEqual(self.Job.search_count([("backend_id", "=", self.backend.id)]), 1)
+        self.assertEqual(
+            self.Job.search_count([("backend_id", "=", self.backend.id)]), 1
+        )
         self.assertEqual(first.payload, {"delivery": 1})
 
     def test_noop_job_ends_done(self):
@@ -100,8 +102,9 @@ class TestQueue(TransactionCase):
 
     def test_unexpected_error_is_retried(self):
         job = self.enqueue("test.crash", "crash-1")
-        with self.assertLogs("odoo.addons.integration_audit.models.integration_sync_job",
-                             level="ERROR"):
+        with self.assertLogs(
+            "odoo.addons.integration_audit.models.integration_sync_job", level="ERROR"
+        ):
             self.run_queue()
         self.assertEqual(job.state, "pending")
         self.assertIn("ZeroDivisionError", job.last_error)
@@ -120,22 +123,35 @@ class TestQueue(TransactionCase):
         job.action_replay()
         self.run_queue()
         self.assertEqual(job.state, "done")
-        self.assertEqual(self.env["res.partner"].search_count([("name", "=", "Globex")]), 1)
-        again = self.enqueue("test.partner", "partner-1b", {"id": "C-1", "name": "Globex"})
+        self.assertEqual(
+            self.env["res.partner"].search_count([("name", "=", "Globex")]), 1
+        )
+        again = self.enqueue(
+            "test.partner", "partner-1b", {"id": "C-1", "name": "Globex"}
+        )
         self.run_queue()
         self.assertEqual(again.res_id, partner.id)
-        self.assertEqual(self.env["res.partner"].search_count([("name", "=", "Globex")]), 1)
+        self.assertEqual(
+            self.env["res.partner"].search_count([("name", "=", "Globex")]), 1
+        )
 
     def test_stale_change_is_skipped(self):
         now = fields.Datetime.now()
         newer = self.enqueue(
-            "test.partner", "p-new", {"id": "C-2", "name": "Initech v2"},
-            external_id="C-2", res_model="res.partner", external_updated_at=now,
+            "test.partner",
+            "p-new",
+            {"id": "C-2", "name": "Initech v2"},
+            external_id="C-2",
+            res_model="res.partner",
+            external_updated_at=now,
         )
         self.run_queue()
         older = self.enqueue(
-            "test.partner", "p-old", {"id": "C-2", "name": "Initech v1"},
-            external_id="C-2", res_model="res.partner",
+            "test.partner",
+            "p-old",
+            {"id": "C-2", "name": "Initech v1"},
+            external_id="C-2",
+            res_model="res.partner",
             external_updated_at=now - timedelta(minutes=5),
         )
         self.run_queue()
@@ -150,13 +166,21 @@ class TestQueue(TransactionCase):
     def test_same_instant_change_is_skipped(self):
         now = fields.Datetime.now()
         first = self.enqueue(
-            "test.partner", "same-1", {"id": "C-3", "name": "Hooli won"},
-            external_id="C-3", res_model="res.partner", external_updated_at=now,
+            "test.partner",
+            "same-1",
+            {"id": "C-3", "name": "Hooli won"},
+            external_id="C-3",
+            res_model="res.partner",
+            external_updated_at=now,
         )
         self.run_queue()
         second = self.enqueue(
-            "test.partner", "same-2", {"id": "C-3", "name": "Hooli contract sent"},
-            external_id="C-3", res_model="res.partner", external_updated_at=now,
+            "test.partner",
+            "same-2",
+            {"id": "C-3", "name": "Hooli contract sent"},
+            external_id="C-3",
+            res_model="res.partner",
+            external_updated_at=now,
         )
         self.run_queue()
         partner = self.env["res.partner"].browse(first.res_id)
@@ -211,7 +235,13 @@ class TestQueue(TransactionCase):
 
     def test_recent_running_job_is_left_alone(self):
         job = self.enqueue("test.noop", "orphan-2")
-        job.write({"state": "running", "claim_token": "live", "claimed_at": fields.Datetime.now()})
+        job.write(
+            {
+                "state": "running",
+                "claim_token": "live",
+                "claimed_at": fields.Datetime.now(),
+            }
+        )
         self.env.flush_all()
         self.assertEqual(self.Job._recover_stale_jobs(lease_seconds=600), [])
 

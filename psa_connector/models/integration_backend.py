@@ -21,8 +21,8 @@ _logger = logging.getLogger(__name__)
 PSA_KINDS = ("harvest", "productive")
 SUITE_USER_AGENT = "Odoo Services Integration Suite"
 SUITE_CONTACT = "https://github.com/services-integration-suite"
-# Batch flows of a PSA backend run nightly unless the flow says otherwise;
-# the project push runs as soon as a project is sold.
+# Batch flows of a PSA backend run nightly unless their interval is changed.
+# The project push runs as soon as a project is sold.
 NIGHTLY_MINUTES = 24 * 60
 FLOW_DEFAULTS = {"psa.project.push": {"mode": "realtime", "interval_minutes": 15}}
 # Share of the cron's real-time limit a pull may use before it hands over
@@ -129,8 +129,8 @@ class IntegrationBackend(models.Model):
     def _refresh_access_token(self):
         """Exchange the stored refresh token for a new access token (Harvest OAuth).
 
-        A personal access token cannot be refreshed: a 401 then means it was
-        revoked, and the error says to enter a new one.
+        A personal access token cannot be refreshed, so a 401 then means it
+        was revoked and the error requests a new one.
         """
         if self.kind not in PSA_KINDS:
             return super()._refresh_access_token()
@@ -274,13 +274,14 @@ class IntegrationBackend(models.Model):
     def _psa_changed_after_invoicing_error(self, line, entry, values, deleted=False):
         """Return the error of a PSA change to a timesheet that is already invoiced."""
         invoice = line.timesheet_invoice_id
-        old = _("%(date)s, %(hours).2f h, %(who)s, %(task)s: %(notes)s") % {
-            "date": line.date,
-            "hours": line.unit_amount,
-            "who": line.employee_id.name,
-            "task": line.task_id.name or line.project_id.name,
-            "notes": line.name,
-        }
+        old = _(
+            "%(date)s, %(hours).2f h, %(who)s, %(task)s: %(notes)s",
+            date=line.date,
+            hours=line.unit_amount,
+            who=line.employee_id.name,
+            task=line.task_id.name or line.project_id.name,
+            notes=line.name,
+        )
         if deleted or entry is None:
             change = _("deleted in the PSA")
         elif values is None:

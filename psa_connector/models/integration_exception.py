@@ -49,7 +49,8 @@ class IntegrationException(models.Model):
 
         A PSA error carries a `dedup_key` (the unknown person, the unknown
         project...), so the fifty entries of one unknown person make one
-        exception, not fifty; it points at the latest job of that cause.
+        exception, not fifty. The exception points at the latest job of
+        that cause.
         """
         key = getattr(error, "dedup_key", None)
         if not key:
@@ -201,6 +202,7 @@ class IntegrationException(models.Model):
                 )
             )
         month = key_parts[3]
+
         backend = self.backend_id.sudo()
         Ledger = self.env["psa.time.entry"].sudo()
         entries = [
@@ -213,6 +215,7 @@ class IntegrationException(models.Model):
             created += importer.import_page(
                 entries[start : start + PERIOD_CHUNK]
             ).created
+
         remaining = Ledger.search_count(locked_rows_domain(backend, month))
         self.message_post(
             body=_(

@@ -1,4 +1,4 @@
-"""Projects as the PSA knows them: their code, and their push to the PSA."""
+"""Projects and the PSA: each project's PSA code, and its push to the PSA."""
 
 from odoo import api, fields, models
 

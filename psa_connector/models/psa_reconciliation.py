@@ -2,8 +2,8 @@
 
 A database view over the PSA ledger (`psa.time.entry`) and the timesheets
 it produced. PSA hours are the hours of the entries the PSA reports as
-approved and still present; imported hours are those of the timesheets
-Odoo holds for them; invoiced hours are those on an invoice that was not
+approved and still present. Imported hours are those of the timesheets
+Odoo has for them, and invoiced hours those on an invoice that was not
 cancelled. The difference comes with its reasons: the exception
 categories of the entries that were rejected or held.
 """

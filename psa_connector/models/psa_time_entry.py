@@ -1,10 +1,10 @@
-"""The PSA side of every time entry read: what the PSA said, and what became of it.
+"""The PSA side of every time entry read: the PSA's values, and what became of it.
 
 One row per PSA time entry and backend, rewritten whenever the entry
 changes in the PSA. The timesheet line is bound to the entry through
-`integration.external.id`; this row keeps the PSA's own figures, so the
-reconciliation can compare PSA hours with imported and invoiced hours and
-an exception can show the PSA's new values next to the billed ones.
+`integration.external.id`, and this row keeps the PSA's own figures. The
+reconciliation compares them with imported and invoiced hours, and an
+exception shows the PSA's new values next to the billed ones.
 """
 
 from odoo import fields, models

@@ -1,8 +1,8 @@
 """Utilization per person and week: billable hours against capacity and target.
 
 A database view over timesheets and allocations. Worked hours are the
-person's timesheets; billable hours are those on a sales order item (the
-ones `sale_timesheet` invoices); allocated hours spread each allocation
+person's timesheets, and billable hours those on a sales order item (the
+ones `sale_timesheet` invoices). Allocated hours spread each allocation
 evenly over the days of its period. Capacity and target come from the
 employee's weekly capacity and utilization target.
 """

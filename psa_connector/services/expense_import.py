@@ -1,8 +1,9 @@
 """Store one page of approved PSA expenses as Odoo expenses, exactly once.
 
-An expense keeps the amount and currency the PSA recorded; Odoo converts it
-to the company currency at the rate of the expense date (hr_expense reads
-the rate of `date`), so posting the report later does not change it. A
+An expense keeps the amount and currency the PSA recorded. Odoo 18's
+hr_expense converts it to the company currency at the rate of the expense
+`date`, so posting the report later does not change it (a test posts a
+report a month later and checks the amount). A
 billable expense on a sold project is set to be re-invoiced on the
 project's sales order, which `sale_expense` does when the report is
 posted. The receipt is downloaded and attached to the expense.
@@ -11,6 +12,9 @@ posted. The receipt is downloaded and attached to the expense.
 import base64
 import logging
 from decimal import Decimal
+
+from odoo import _
+from odoo.addons.integration_audit.services.errors import BusinessError
 
 from . import mapping, validation
 from .records import Expense, parse_date, parse_timestamp, to_decimal
@@ -301,7 +305,22 @@ class ExpenseImporter:
         if existing:
             return
         self.client = self.client or self.backend._psa_client()
-        content = self.client.download(expense.receipt_url)
+        try:
+            content = self.client.download(expense.receipt_url)
+        except BusinessError as error:
+            # A receipt on another host (a storage link) would need the PSA's
+            # credentials sent elsewhere, so it is left as a link instead.
+            _logger.info(
+                "Receipt of PSA expense %s not downloaded: %s", expense.id, error
+            )
+            record.message_post(
+                body=_(
+                    "The receipt %(name)s stays in the PSA: %(url)s",
+                    name=name,
+                    url=expense.receipt_url,
+                )
+            )
+            return
         Attachment.create(
             {
                 "name": name,

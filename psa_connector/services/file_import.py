@@ -1,6 +1,6 @@
 """Read any PSA's timesheet or staffing export (CSV or XLSX) into plain records.
 
-A saved column mapping (`psa.import.mapping`) names the columns; this
+A saved column mapping (`psa.import.mapping`) names the columns. This
 module turns each row into a `TimeEntry` or an `Allocation`, or into the
 reason it cannot be read. The time entries then go through the same
 `TimeImporter` as the API pulls, so the same validation applies.
@@ -106,19 +106,25 @@ def parse_day(value, date_format, tz_name):
         text = str(value or "").strip()
         if not text:
             raise RowError("the date is empty")
-        try:
-            return datetime.strptime(text, date_format or "%Y-%m-%d").date()
-        except ValueError:
-            pass
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as error:
-            raise RowError(
-                f"{text!r} is not a date in the format {date_format}"
-            ) from error
+        moment = _parse_date_text(text, date_format or "%Y-%m-%d")
+        if isinstance(moment, date) and not isinstance(moment, datetime):
+            return moment
     if moment.tzinfo is None:
         return moment.date()
     return moment.astimezone(ZoneInfo(tz_name or "UTC")).date()
+
+
+def _parse_date_text(text, date_format):
+    """Return a date in `date_format`, else the ISO 8601 timestamp `text` is."""
+    try:
+        return datetime.strptime(text, date_format).date()
+    except ValueError as format_error:
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise RowError(
+                f"{text!r} is not a date in the format {date_format}"
+            ) from format_error
 
 
 def truthy(value, accepted):

@@ -1,7 +1,7 @@
 """Harvest API v2 client: paging, normalization and project creation.
 
-Lists are followed through `links.next` (a cursor the server builds, so
-records edited during a pull cannot shift the pages); `per_page` is the
+Lists are followed through `links.next`, a cursor the server builds, so
+records edited during a pull cannot shift the pages. `per_page` is the
 backend's page size, at most 2000 (Harvest's maximum). Time entries name
 their user but not the user's e-mail, so the client loads the user list
 once per run to fill `person_email`.
@@ -127,7 +127,7 @@ class HarvestClient(PsaClient):
         Harvest sends hours rounded to two decimals. Two whole-minute
         durations never round to the same value (a minute is 0.0167 h), so
         in that mode `round(hours * 60)` gives back the exact minutes and
-        the hours carry no rounding; in decimal mode the hours are kept as
+        the hours carry no rounding. In decimal mode the hours are kept as
         sent.
         """
         if self._whole_minutes is None:

@@ -1,11 +1,12 @@
 """Productive API v2 client (JSON:API): paging, normalization and projects.
 
 Lists are read with `page[number]` and `page[size]` and sorted newest change
-first (`sort=-updated_at`): an entry edited while the pull pages moves to
+first (`sort=-updated_at`). An entry edited while the pull pages moves to
 the front, so the pages after it can only repeat a record (the import is
-idempotent), never skip one. Related people, projects and tasks come in the
-same answer through `include`, so the e-mail of each entry's person needs
-no extra request.
+idempotent) and never skip one. Related people, projects and tasks come in
+the same response through `include`, so the e-mail of each entry's person
+needs no extra request. A deletion between two pages can still shift an
+entry past a page boundary; the readme's roadmap describes that gap.
 """
 
 from .client import PsaClient
@@ -35,7 +36,7 @@ class ProductiveClient(PsaClient):
     max_page_size = PAGE_SIZE
 
     def check_connection(self):
-        """Read one person of the organization; raise when Productive refuses."""
+        """Read one person of the organization; raise when Productive rejects it."""
         return self.request("GET", "/people", params={"page[size]": 1})
 
     # ------------------------------------------------------------------
@@ -95,8 +96,11 @@ class ProductiveClient(PsaClient):
     ):
         """Yield `Page`s of time entries changed at or after `updated_since`.
 
-        `date_from` and `date_to` (inclusive) limit the list to entries of
-        that window, through Productive's `after` and `before` date filters.
+        `date_from` and `date_to` limit the list to entries of that window,
+        through Productive's `after` and `before` date filters.
+        NOTE: whether those filters include the given day is not confirmed
+        by Productive's documentation; the deletion sweep re-reads an entry
+        before it removes anything, so a day off cannot delete a timesheet.
         """
         params = {"sort": "-updated_at", "include": TIME_INCLUDES}
         if updated_since:
@@ -302,7 +306,7 @@ def full_name(person):
 
 
 def index_included(body):
-    """Return {(type, id): resource} of a JSON:API answer's `included` list."""
+    """Return {(type, id): resource} of a JSON:API response's `included` list."""
     return {
         (resource.get("type"), str(resource.get("id"))): resource
         for resource in body.get("included") or []

@@ -1,8 +1,8 @@
 """The scheduled pull of PSA records: pages in, watermark forward, resumable.
 
-`PullRun` is the machinery, and `TimeBatch` the pull of time entries; the
-expense pull is a `PullRun` too. A run asks the PSA for the records
-changed since the flow's watermark
+`PullRun` is the machinery and `TimeBatch` the pull of time entries. The
+expense pull is a `PullRun` too. A run requests the records changed since
+the flow's watermark
 (minus its overlap window), then stores page after page, each in a
 transaction of its own that also records where the run stands. The
 watermark itself only moves when the last page is stored:
@@ -47,9 +47,10 @@ RACE_ERRORS = (psycopg2.errors.UniqueViolation, psycopg2.errors.SerializationFai
 class PullRun:
     """One run of a pull for one backend; subclasses name what is pulled.
 
-    `flow` is the flow code that keeps the watermark, `fetch_pages` asks
-    the client for pages and `make_importer` returns the object whose
-    `import_page(records)` stores one page and returns its `ImportResult`.
+    `flow` is the flow code that keeps the watermark, `fetch_pages`
+    requests pages from the client and `make_importer` returns the object
+    whose `import_page(records)` stores one page and returns its
+    `ImportResult`.
     """
 
     flow = None
@@ -77,9 +78,9 @@ class PullRun:
     def run(self):
         """Pull and store every page of the run; return the counts as a dict.
 
-        A `BusinessError` (credentials refused, a paging link that left the
-        PSA's host) stops the run with an exception for a person; the run's
-        position stays, so the next call resumes once the cause is fixed.
+        A `BusinessError` (credentials rejected, a paging link that left the
+        PSA's host) stops the run with an exception for a person. The run's
+        position is kept, so the next call resumes once the cause is fixed.
         """
         state = self._start()
         client = self.backend._psa_client()

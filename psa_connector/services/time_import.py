@@ -1,11 +1,11 @@
 """Store one page of PSA time entries as Odoo timesheets, exactly once.
 
-The page is validated before anything is written; each entry that fails a
-check becomes an exception for a person and the others go through. The
-work per page is a fixed number of ORM calls whatever its size: one search
-of the mappings and one of the PSA ledger, one batch create of the new
-timesheets, of their mappings and of their ledger rows. Only edits,
-removals and rejections touch records one by one.
+The page is validated before anything is written. Each entry that fails a
+check becomes an exception for a person, and the others go through. New
+entries cost the same calls whatever the page size: one search of the
+mappings and one of the PSA ledger, then one batch create each of the
+timesheets, their mappings and their ledger rows. Only edits, removals and
+rejections touch records one by one.
 
 Every entry id of the page is locked (a transaction-level advisory lock)
 before the mappings are read, so two runs that import the same page at
@@ -136,7 +136,7 @@ class TimeImporter:
         return {row.external_id: row for row in rows}
 
     def _has_changed(self, entry):
-        """Return False for an entry the ledger already holds as it is now.
+        """Return False for an entry the ledger already records as it is now.
 
         Rejected entries are checked again on every run: the cause (a
         missing employee, a closed project) may have been fixed in Odoo.
@@ -225,7 +225,7 @@ class TimeImporter:
         )
 
     def _apply_unapproved(self, entry, line):
-        """An entry that is not (or no longer) approved leaves Odoo, unless billed."""
+        """Remove the timesheet of an entry no longer approved, unless it is billed."""
         if not line:
             self._write_ledger(entry, "unapproved")
             self.result.unapproved += 1
@@ -294,7 +294,7 @@ class TimeImporter:
         """Return the timesheet values of an approved, valid entry.
 
         Non-billable time gets no sale order line and is marked as edited,
-        so `sale_timesheet` never fills one in; billable time leaves the
+        so `sale_timesheet` never fills one in. Billable time leaves the
         sale order line to `sale_timesheet`'s own rules.
         """
         task = self.tasks.get(mapping.task_key(entry.project_id, entry.task_id))
@@ -445,7 +445,7 @@ class TimeImporter:
     def _open_period_exception(self, error):
         """Open one exception per locked month, with no job per entry.
 
-        A closed month can hold thousands of entries; its exception is
+        A closed month can contain thousands of entries. Its exception is
         resolved from its own buttons (retry, or post anyway), which re-read
         the month's entries from the ledger.
         """

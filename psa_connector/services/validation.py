@@ -1,6 +1,6 @@
 """The validation checkpoint every PSA record passes before anything is written.
 
-Each check returns a `PsaBusinessError` (or None); the import turns a
+Each check returns a `PsaBusinessError` or None. The import turns a
 failure into an exception for a person and lets the rest of the page go
 through. One exception covers one cause: every entry of the same unknown
 person, or of the same unknown project, lands on the same exception.
@@ -14,9 +14,9 @@ from .records import Expense
 
 
 class PsaBusinessError(BusinessError):
-    """A `BusinessError` that knows which open exception it belongs to.
+    """A `BusinessError` that names the open exception it belongs to.
 
-    `dedup_key` groups the failures of one cause into one exception;
+    `dedup_key` groups the failures of one cause into one exception, and
     `candidate_model` is the model a person may link the PSA record to.
     """
 
@@ -190,8 +190,8 @@ def category_error(backend, expense, products):
 def currency_error(backend, expense, currency):
     """Return an error when Odoo has no current rate for the expense's date.
 
-    The rate used is the latest one on or before the expense date; one
-    older than the backend's maximum rate age would convert at a stale rate.
+    The rate used is the latest one on or before the expense date. When it
+    is older than the backend's maximum rate age, it would be a stale rate.
     """
     if not currency:
         problem = f"currency {expense.currency or '(none)'} is not known to Odoo"

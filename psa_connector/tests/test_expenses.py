@@ -176,8 +176,8 @@ class TestExpenses(HarvestCase):
         self.assertEqual(counts["rejected"], 1)
         self.assertIn("more than 31 days earlier", exception.description)
 
-    def test_psa_conversion_mismatch_reported(self):
-        expense = Expense(
+    def psa_expense(self, **values):
+        defaults = dict(
             id="ex-3301",
             person_id=str(self.psa_omar.id),
             person_email="omar.vale@example.org",
@@ -193,8 +193,25 @@ class TestExpenses(HarvestCase):
             approval_state="approved",
             locked=False,
             updated_at=datetime(2024, 5, 7),
-            converted_total=Decimal("97.00"),
         )
+        defaults.update(values)
+        return Expense(**defaults)
+
+    def test_receipt_on_other_host_left_as_link(self):
+        url = "https://files.example.invalid/receipts/r.pdf"
+        expense = self.psa_expense(id="ex-3302", receipt_url=url, receipt_name="r.pdf")
+        result = ExpenseImporter(self.backend).import_page([expense])
+        record = self.expense_of(expense)
+        attachments = self.env["ir.attachment"].search(
+            [("res_model", "=", "hr.expense"), ("res_id", "=", record.id)]
+        )
+
+        self.assertEqual(result.created, 1)
+        self.assertFalse(attachments)
+        self.assertIn(url, record.message_ids[0].body)
+
+    def test_psa_conversion_mismatch_reported(self):
+        expense = self.psa_expense(converted_total=Decimal("97.00"))
         result = ExpenseImporter(self.backend).import_page([expense])
         exception = self.open_exceptions("fx_mismatch")
 

@@ -220,7 +220,7 @@ class TestTimeBatch(HarvestCase):
         cron = self.env.ref("psa_connector.ir_cron_psa_import_time")
         cron, progress = cron._add_progress()
         self.env["integration.backend"].with_context(
-            cron.env.context
+            **cron.env.context
         )._cron_psa_import_time()
 
         self.assertEqual(progress.done, 10)
@@ -230,7 +230,7 @@ class TestTimeBatch(HarvestCase):
         entries = self.add_entries(10)
         cron = self.env.ref("psa_connector.ir_cron_psa_import_time")
         cron, progress = cron._add_progress()
-        backend = self.backend.with_context(cron.env.context)
+        backend = self.backend.with_context(**cron.env.context)
         counts = backend._psa_import_time(time_budget=0.000001)
 
         self.assertFalse(counts["complete"])

@@ -233,6 +233,7 @@ class PsaFileImport(models.TransientModel):
             )
         if allocation.date_to < allocation.date_from:
             return "reject", _("the end date is before the start date")
+
         values = {
             "employee_id": employees[0].id,
             "project_id": projects.id,
@@ -247,6 +248,7 @@ class PsaFileImport(models.TransientModel):
         existing = Allocation.search(
             [("backend_id", "=", backend.id), ("external_id", "=", allocation.id)]
         )
+
         if not existing:
             Allocation.create(values)
             return "create", ""

@@ -448,40 +448,30 @@ class IntegrationController(http.Controller):
             )
 
     def _store(self, backend, job_values):
-        """Store one job per event; return what was new and what was known."""
-        Job = backend.env["integration.sync.job"]
-        keys = list({values["idempotency_key"] for values in job_values})
-        known = Job.search_count(
-            [("backend_id", "=", backend.id), ("idempotency_key", "in", keys)]
-        )
-        try:
-            with backend.env.cr.savepoint():
-                jobs = Job._enqueue_many(backend, job_values)
-        except psycopg2.errors.UniqueViolation:
-            jobs, raced = self._store_each(backend, job_values)
-            known += raced
-        return StoredEvents(jobs, len(keys) - known, known)
+        """Store one job per event; return what was new and what was known.
 
-    def _store_each(self, backend, job_values):
-        # A concurrent delivery of some of these events committed after this
-        # transaction's snapshot: store event by event, counting the keys
-        # that collide as already stored.
+        A key that a concurrent delivery committed after this transaction's
+        snapshot is skipped by `_enqueue_many` and counted as known here.
+        """
         Job = backend.env["integration.sync.job"]
-        jobs, raced = Job, 0
-        for values in job_values:
-            try:
-                with backend.env.cr.savepoint():
-                    jobs |= Job._enqueue_many(backend, [values])
-            except psycopg2.errors.UniqueViolation:
-                raced += 1
-        return jobs, raced
+        keys = {values["idempotency_key"] for values in job_values}
+        known = set(
+            Job.search(
+                [("backend_id", "=", backend.id), ("idempotency_key", "in", list(keys))]
+            ).mapped("idempotency_key")
+        )
+        jobs = Job._enqueue_many(backend, job_values)
+        new = len(jobs.filtered(lambda job: job.idempotency_key not in known))
+        return StoredEvents(jobs, new, len(keys) - new)
 
     def _audit_accepted(self, backend, sender, body, stored, started):
         single = stored.jobs if len(stored.jobs) == 1 else None
+        # A redelivery that stores nothing new is told apart in the audit log.
+        outcome = "duplicate" if stored.duplicates and not stored.new else "ok"
         backend.env["integration.audit.log"]._record(
             backend,
             "inbound",
-            outcome="ok",
+            outcome=outcome,
             payload=sender.audit_body(body),
             endpoint=request.httprequest.path,
             method=request.httprequest.method,

@@ -43,6 +43,7 @@ class IntegrationAuditLog(models.Model):
             ("failed", "Failed"),
             ("dead", "Dead"),
             ("skipped", "Skipped"),
+            ("duplicate", "Duplicate"),
         ],
         required=True,
         default="ok",

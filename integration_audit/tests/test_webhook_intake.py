@@ -236,6 +236,14 @@ class TestHubSpotIntake(WebhookCase):
         self.assertEqual(second.json(), {"stored": 0, "duplicates": 2})
         self.assertEqual(self.jobs_of(self.hubspot), jobs)
         self.assertEqual([job.payload["attemptNumber"] for job in jobs], [0, 0])
+        outcomes = (
+            self.env["integration.audit.log"]
+            .search(
+                [("backend_id", "=", self.hubspot.id), ("direction", "=", "inbound")]
+            )
+            .mapped("outcome")
+        )
+        self.assertEqual(sorted(outcomes), ["duplicate", "ok"])
 
     def test_same_event_twice_in_batch_stored_once(self):
         response = self.hubspot_post([hubspot_event(9020), hubspot_event(9020)])

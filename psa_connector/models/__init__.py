@@ -1,6 +1,8 @@
 """Models of the psa_connector addon."""
 
-from . import (
+# Not sorted: the reconciliation view reads psa_time_entry, and Odoo creates
+# tables and views in import order, so that model comes first.
+from . import (  # noqa: I001
     account_analytic_line,
     hr_employee,
     integration_backend,
@@ -9,7 +11,7 @@ from . import (
     project_project,
     psa_allocation,
     psa_import_mapping,
-    psa_reconciliation,
     psa_time_entry,
+    psa_reconciliation,
     psa_utilization_report,
 )

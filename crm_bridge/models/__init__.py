@@ -8,6 +8,7 @@ from . import (
     crm_bridge_partner_sync,
     crm_bridge_pipeline,
     crm_bridge_sync,
+    crm_bridge_token,
     integration_backend,
     integration_backend_auth,
     integration_backend_poll,

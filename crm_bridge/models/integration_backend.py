@@ -135,10 +135,16 @@ class IntegrationBackend(models.Model):
         string="Salesforce API version", default="v60.0"
     )
     salesforce_instance_url = fields.Char(
-        readonly=True,
-        copy=False,
-        help="API host the last token response named; empty until the first "
-        "token, then used instead of the base URL.",
+        compute="_compute_crm_token",
+        compute_sudo=True,
+        help="API host the last token response named; the base URL is used "
+        "until the first token.",
+    )
+    crm_token_expires_at = fields.Datetime(
+        string="CRM token expires",
+        compute="_compute_crm_token",
+        compute_sudo=True,
+        help="Expiry of the current OAuth access token, when the CRM announced one.",
     )
     salesforce_multicurrency = fields.Boolean(
         string="Multi-currency org",
@@ -160,6 +166,16 @@ class IntegrationBackend(models.Model):
         for backend in self.filtered(lambda backend: backend.kind in CRM_KINDS):
             for code in POLL_FLOWS[backend.kind]:
                 backend._get_flow(code).interval_minutes = backend.crm_poll_interval
+
+    def _compute_crm_token(self):
+        for backend in self:
+            row = (
+                backend._crm_token_row()
+                if backend.id
+                else backend.env["crm.bridge.token"]
+            )
+            backend.salesforce_instance_url = row.instance_url
+            backend.crm_token_expires_at = row.expires_at
 
     @api.depends("salesforce_private_key_encrypted")
     @api.depends_context("uid")

@@ -10,11 +10,11 @@ access token without a refresh token or a lifetime; the session lasts
 until Salesforce rejects it with a 401, and the HTTP client then calls
 `_refresh_access_token` once and repeats the request.
 
-A new token is fetched in a transaction of its own that holds the
-backend's row lock, so one worker refreshes at a time and a failed sync
-job does not roll the token back. Because a running job reads the
-database through an older snapshot, each server process also keeps the
-newest token it fetched in memory.
+A new token is fetched in a transaction of its own that holds the lock of
+the backend's `crm.bridge.token` row, so one worker refreshes at a time
+and a failed sync job does not roll the token back. Because a running job
+reads the database through an older snapshot, each server process also
+keeps the newest token it fetched in memory.
 """
 
 import logging
@@ -38,14 +38,6 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Renew a token this long before its announced expiry.
 EXPIRY_MARGIN = timedelta(seconds=60)
 
-# Fields the token's own transaction writes; this transaction's cache of
-# them is dropped afterwards.
-TOKEN_FIELDS = [
-    "access_token_encrypted",
-    "access_token_expires_at",
-    "refresh_token_encrypted",
-    "salesforce_instance_url",
-]
 # {(database, backend id): {"token", "expires_at" (naive UTC or None),
 # "instance_url"}}: the newest token this process fetched, which a running
 # job's older database snapshot does not show yet.
@@ -76,8 +68,11 @@ class IntegrationBackend(models.Model):
         for _attempt in range(3):
             try:
                 return self._crm_refresh_in_own_transaction(rejected)
-            except psycopg2.errors.SerializationFailure:
-                # Another worker stored a token while this one waited for the lock.
+            except (
+                psycopg2.errors.SerializationFailure,
+                psycopg2.errors.UniqueViolation,
+            ):
+                # Another worker stored a token or created the token row meanwhile.
                 continue
         raise RetryableError(
             f"Backend {self.id}: the access token is being renewed by another worker."
@@ -97,31 +92,37 @@ class IntegrationBackend(models.Model):
     def _crm_cache_key(self):
         return (self.env.cr.dbname, self.id)
 
+    def _crm_token_row(self):
+        return (
+            self.env["crm.bridge.token"]
+            .sudo()
+            .search([("backend_id", "=", self.id)], limit=1)
+        )
+
     def _crm_cached_token(self):
         """Return (token, expiry) from this process, else from the database."""
         with _TOKEN_CACHE_LOCK:
             cached = _TOKEN_CACHE.get(self._crm_cache_key())
         if cached:
             return cached["token"], cached["expires_at"]
-        token = self._get_secret("access_token")
-        return (token, self.sudo().access_token_expires_at) if token else (None, None)
+        row = self._crm_token_row()
+        token = row._token()
+        return (token, row.expires_at) if token else (None, None)
 
-    def _crm_remember_token(self, token, expires_at, instance_url=None):
+    def _crm_remember_token(self, token, expires_at, instance_url):
         with _TOKEN_CACHE_LOCK:
             _TOKEN_CACHE[self._crm_cache_key()] = {
                 "token": token,
                 "expires_at": expires_at,
-                "instance_url": instance_url or self.sudo().salesforce_instance_url,
+                "instance_url": instance_url,
             }
 
     def _crm_instance_url(self):
         """Return the Salesforce API host: the last token's, else the base URL."""
         with _TOKEN_CACHE_LOCK:
             cached = _TOKEN_CACHE.get(self._crm_cache_key()) or {}
-        url = (
-            cached.get("instance_url") or self.salesforce_instance_url or self.base_url
-        )
-        return (url or "").rstrip("/")
+        url = cached.get("instance_url") or self._crm_token_row().instance_url
+        return (url or self.base_url or "").rstrip("/")
 
     def _crm_access_token(self):
         """Return a usable access token, fetching one when needed."""
@@ -144,40 +145,36 @@ class IntegrationBackend(models.Model):
         return self._refresh_access_token()
 
     def _crm_refresh_in_own_transaction(self, rejected):
-        """Lock the backend row, reuse a newer stored token or fetch one."""
+        """Lock the token row, reuse a newer stored token or fetch one."""
         # The token's own transaction reads the backend from the database.
         self.env.flush_all()
         with self.env.registry.cursor() as cr:
-            backend = self.with_env(self.env(cr=cr)).sudo()
-            cr.execute(
-                "SELECT id FROM integration_backend WHERE id = %s FOR UPDATE", [self.id]
-            )
-            stored = backend._get_secret("access_token")
-            expires_at = backend.access_token_expires_at
+            backend = self.with_env(self.env(cr=cr, su=True))
+            row = backend.env["crm.bridge.token"]._locked_row(backend)
+            stored = row._token()
+            expires_at = row.expires_at
             fresh = not expires_at or expires_at - EXPIRY_MARGIN > fields.Datetime.now()
             if stored and stored != rejected and fresh:
-                self._crm_remember_token(
-                    stored, expires_at, backend.salesforce_instance_url
-                )
+                self._crm_remember_token(stored, expires_at, row.instance_url)
                 return stored
-            token, expires_at, extra = backend._crm_request_token()
-            backend._set_access_token(token, expires_at)
-            if extra:
-                backend.write(extra)
-        self._crm_remember_token(
-            token, expires_at, extra.get("salesforce_instance_url")
-        )
-        self.invalidate_recordset(TOKEN_FIELDS)
+            token, expires_at, extra = backend._crm_request_token(row)
+            row._store(token, expires_at, **extra)
+            instance_url = row.instance_url
+        self._crm_remember_token(token, expires_at, instance_url)
         return token
 
     # ------------------------------------------------------------------
     # Token requests
     # ------------------------------------------------------------------
 
-    def _crm_request_token(self):
-        """Call the token endpoint; return (token, expiry or None, backend values)."""
+    def _crm_request_token(self, row):
+        """Call the token endpoint; return (token, expiry or None, extra values).
+
+        `row` is the backend's token row, holding a refresh token the
+        endpoint may have issued in place of the configured one.
+        """
         if self.kind == "hubspot":
-            form = self._crm_hubspot_refresh_form()
+            form = self._crm_hubspot_refresh_form(row)
         elif self.salesforce_auth_flow == "jwt_bearer":
             form = self._crm_salesforce_jwt_form()
         else:
@@ -194,17 +191,13 @@ class IntegrationBackend(models.Model):
             if expires_in
             else None
         )
-        extra = {}
-        if answer.get("instance_url"):
-            extra["salesforce_instance_url"] = answer["instance_url"]
-        if answer.get("refresh_token") and answer["refresh_token"] != self._get_secret(
-            "refresh_token"
-        ):
-            extra["refresh_token"] = answer["refresh_token"]
+        extra = {"instance_url": answer.get("instance_url")}
+        if answer.get("refresh_token") != form.get("refresh_token"):
+            extra["refresh_token"] = answer.get("refresh_token")
         return token, expires_at, extra
 
-    def _crm_hubspot_refresh_form(self):
-        refresh_token = self._get_secret("refresh_token")
+    def _crm_hubspot_refresh_form(self, row):
+        refresh_token = row._refresh_token() or self._get_secret("refresh_token")
         if not (self.client_id and refresh_token):
             raise self._crm_auth_error(
                 _(

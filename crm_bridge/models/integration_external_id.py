@@ -33,11 +33,7 @@ class IntegrationExternalId(models.Model):
             type_id = HUBSPOT_TYPE_IDS[self.external_model]
             return f"{root}/contacts/{portal}/record/{type_id}/{self.external_id}"
         if backend.kind == "salesforce" and self.external_model:
-            root = (
-                backend.crm_portal_url
-                or backend.salesforce_instance_url
-                or backend.base_url
-            )
+            root = backend.crm_portal_url or backend._crm_instance_url()
             if root:
                 path = f"lightning/r/{self.external_model}/{self.external_id}/view"
                 return f"{root.rstrip('/')}/{path}"

@@ -68,6 +68,12 @@ class IntegrationSyncJob(models.Model):
 
     def _crm_handle_hubspot_webhook(self):
         event, object_type, object_id, action = self._crm_hubspot_event()
+        if not object_type:
+            # Line items, tickets and the like come in with the deals that use them.
+            return _(
+                "Ignored: the bridge does not sync HubSpot %(type)s events.",
+                type=event.get("subscriptionType"),
+            )
         own = event.get("propertyName") in OWN_HUBSPOT_PROPERTIES
         if action == "propertyChange" and own:
             return _(
@@ -92,22 +98,21 @@ class IntegrationSyncJob(models.Model):
         )
 
     def _crm_hubspot_event(self):
-        """Return (event, object type, object id, action) of a webhook event."""
+        """Return (event, object type or None, object id, action) of an event."""
         event = self.payload if isinstance(self.payload, dict) else {}
         subscription = str(event.get("subscriptionType") or "")
         object_name, _dot, action = subscription.partition(".")
-        object_type = HUBSPOT_TYPES.get(object_name)
         object_id = str(event.get("objectId") or "")
-        if not object_type or not object_id.isdigit():
+        if not action or not object_id.isdigit():
             self._crm_malformed(
                 _(
-                    "a HubSpot event without a known object type and a numeric "
-                    "object id (%(type)s, %(id)s)",
+                    "a HubSpot event without an object type, an action and a "
+                    "numeric object id (%(type)s, %(id)s)",
                     type=subscription or "-",
                     id=object_id or "-",
                 )
             )
-        return event, object_type, object_id, action
+        return event, HUBSPOT_TYPES.get(object_name), object_id, action
 
     def _crm_check_fresh(self, res_model, external_id):
         """Skip the job when its change is not newer than the one applied."""

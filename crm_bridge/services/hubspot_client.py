@@ -7,11 +7,20 @@ turns 429 and 5xx into `RetryableError` and other 4xx into
 HubSpot's paths and body shapes.
 """
 
-from odoo.addons.integration_audit.services.errors import RemoteRejectedError
+import time
+
+from odoo.addons.integration_audit.services.errors import (
+    RemoteRejectedError,
+    RetryableError,
+)
 
 # HubSpot accepts at most 100 inputs per batch call.
 BATCH_SIZE = 100
 SEARCH_PAGE_SIZE = 100
+# The search API's per-second limit: waits a poll takes instead of stopping.
+SEARCH_WINDOW_SECONDS = 1.0
+SEARCH_MAX_WAIT_SECONDS = 2.0
+SEARCH_RETRIES = 3
 NOT_FOUND = 404
 
 OBJECT_PROPERTIES = {
@@ -184,13 +193,28 @@ class HubSpotClient:
         return self._search(object_type, filters, "hs_object_id", properties)
 
     def _search(self, object_type, filters, sort_property, properties):
+        """POST one search, waiting out the search API's per-second limit.
+
+        HubSpot allows 4 search requests per second per token. A 429 that
+        asks for a short wait (or names none) is waited out here, at most
+        `SEARCH_RETRIES` times, so a poll is not abandoned for a second.
+        """
         body = {
             "filterGroups": [{"filters": filters}],
             "sorts": [{"propertyName": sort_property, "direction": "ASCENDING"}],
             "properties": properties,
             "limit": SEARCH_PAGE_SIZE,
         }
-        return self._call("POST", f"/crm/v3/objects/{object_type}/search", json=body)
+        path = f"/crm/v3/objects/{object_type}/search"
+        for attempt in range(SEARCH_RETRIES + 1):
+            try:
+                return self._call("POST", path, json=body)
+            except RetryableError as error:
+                wait = error.retry_after or SEARCH_WINDOW_SECONDS
+                if attempt == SEARCH_RETRIES or wait > SEARCH_MAX_WAIT_SECONDS:
+                    raise
+                time.sleep(wait)
+        return {}
 
     def pipelines(self, object_type="deals"):
         """Return the pipelines of `object_type` with their stages."""

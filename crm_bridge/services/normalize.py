@@ -129,21 +129,21 @@ def name_key(value):
 def normalize_vat(value, country_code=None):
     """Return the stored form of a tax id and whether it passed its checksum.
 
-    The stored form is upper case, without spaces or punctuation, with the
-    country prefix (taken from the number itself, or from `country_code`).
-    `valid` is True or False where python-stdnum knows the country's
-    format and None where it does not. An empty value gives None.
+    The stored form is upper case, without spaces or punctuation. Where
+    python-stdnum knows the country's VAT format, the country prefix is
+    added (taken from the number itself, or from `country_code`) and
+    `valid` says whether the checksum passed. Elsewhere (a US EIN, for
+    instance) the number is kept without a prefix and `valid` is None. An
+    empty value gives None.
     """
     compact = re.sub(r"[^0-9A-Za-z]", "", value or "").upper()
     if not compact:
         return None
     country, number = _split_vat_prefix(compact, country_code)
-    if not country:
+    module = get_cc_module(country, "vat") if country else None
+    if not module:
         return VatNumber(compact, None)
     prefix = VAT_PREFIX_BY_COUNTRY.get(country, country.upper())
-    module = get_cc_module(country, "vat")
-    if not module:
-        return VatNumber(prefix + number, None)
     try:
         number = module.validate(number)
         valid = True

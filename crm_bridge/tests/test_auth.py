@@ -59,8 +59,8 @@ class TestCrmAuth(CrmEmulatorCase):
         before = self.token_requests(self.hs, HUBSPOT_TOKEN)
         backend.action_test_connection()
         self.assertEqual(self.token_requests(self.hs, HUBSPOT_TOKEN), before + 1)
-        self.assertTrue(backend._get_secret("access_token"))
-        self.assertGreater(backend.access_token_expires_at, datetime.now())
+        self.assertTrue(backend._crm_token_row()._token())
+        self.assertGreater(backend.crm_token_expires_at, datetime.now())
 
         backend.action_test_connection()
         self.assertEqual(self.token_requests(self.hs, HUBSPOT_TOKEN), before + 1)
@@ -70,7 +70,7 @@ class TestCrmAuth(CrmEmulatorCase):
         self.assertEqual(self.token_requests(self.hs, HUBSPOT_TOKEN), before + 2)
 
         # A token past its announced lifetime, as another server process sees it.
-        backend.access_token_expires_at = datetime(2000, 1, 1)
+        backend._crm_token_row().expires_at = datetime(2000, 1, 1)
         self.env.flush_all()
         integration_backend_auth._TOKEN_CACHE.clear()
         unauthorized = len([r for r in self.hs.requests if r.path.startswith("/crm")])
@@ -82,7 +82,7 @@ class TestCrmAuth(CrmEmulatorCase):
     def test_token_never_in_audit_log(self):
         backend = self.hubspot_oauth()
         backend.action_test_connection()
-        token = backend._get_secret("access_token")
+        token = backend._crm_token_row()._token()
         entries = self.env["integration.audit.log"].search(
             [("backend_id", "=", backend.id)]
         )
@@ -111,8 +111,8 @@ class TestCrmAuth(CrmEmulatorCase):
             backend.action_test_connection()
 
     def test_salesforce_client_credentials(self):
-        self.salesforce.salesforce_instance_url = False
         self.salesforce.action_test_connection()
+        self.salesforce.invalidate_recordset()
         self.assertEqual(self.salesforce.salesforce_instance_url, self.sf.url)
         self.assertTrue(self.token_requests(self.sf, SALESFORCE_TOKEN))
 
@@ -136,11 +136,10 @@ class TestCrmAuth(CrmEmulatorCase):
         self.assertEqual(backend.salesforce_private_key, "********")
         self.assertNotIn("PRIVATE KEY", backend.sudo().salesforce_private_key_encrypted)
         backend.action_test_connection()
-        self.assertTrue(backend._get_secret("access_token"))
+        self.assertTrue(backend._crm_token_row()._token())
 
         wrong_private, _public = rsa_key_pair()
         backend.salesforce_private_key = wrong_private
-        backend._set_access_token("stale", False)
         self.sf.faults.expire_tokens()
         with self.assertRaises(UserError):
             backend.action_test_connection()

@@ -2,6 +2,7 @@ from . import (
     test_auth,
     test_hubspot_deals,
     test_invoice_status,
+    test_lifecycle,
     test_partner_match,
     test_polling,
     test_salesforce_sync,

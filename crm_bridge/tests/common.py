@@ -10,6 +10,7 @@ and Salesforce emulators on loopback.
 import importlib
 import json
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,11 @@ from odoo.addons.integration_audit.services import soap, webhook_events
 from odoo.tests import TransactionCase
 
 ORG_ID = "00D000000000042AAA"
+
+
+def now_ms(offset_seconds=0):
+    """Return the current time in epoch milliseconds, as HubSpot's occurredAt."""
+    return int((time.time() + offset_seconds) * 1000)
 
 
 def emulators_module(name=""):

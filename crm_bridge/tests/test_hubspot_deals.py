@@ -5,16 +5,9 @@ reads the deal, its company, line items and owner from the HubSpot
 emulator.
 """
 
-import time
-
 from odoo.tests import tagged
 
-from .common import CrmEmulatorCase
-
-
-def now_ms(offset_seconds=0):
-    """Return the current time in epoch milliseconds, as HubSpot's occurredAt."""
-    return int((time.time() + offset_seconds) * 1000)
+from .common import CrmEmulatorCase, now_ms
 
 
 @tagged("post_install", "-at_install")

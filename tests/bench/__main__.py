@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from . import context, queue, webhook
+from . import context, psa_import, queue, webhook
 
 # Each benchmark: name -> function(registry, args) returning its figures.
 BENCHMARKS = {
@@ -21,6 +21,9 @@ BENCHMARKS = {
         args.http_port + 2,
         batches=args.webhook_batches,
         data_dir=args.data_dir,
+    ),
+    "import": lambda registry, args: psa_import.measure(
+        registry, args.db, args.addons_path, args.import_sizes
     ),
 }
 
@@ -39,6 +42,12 @@ def parse_args(argv):
     parser.add_argument("--queue-jobs", type=int, default=2000, help="noop jobs to run")
     parser.add_argument(
         "--webhook-batches", type=int, default=100, help="HubSpot batches per round"
+    )
+    parser.add_argument(
+        "--import-sizes",
+        type=lambda text: [int(size) for size in text.split(",")],
+        default=[20000, 69646],
+        help="time entries to import, comma-separated; ratios use the largest",
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args(argv)

@@ -1,0 +1,98 @@
+"""One measured step of the import benchmark, run in a process of its own.
+
+`python3 -m tests.bench.import_worker <step> <database> <addons path> <file>`
+runs one step and prints a JSON line: the lines written, the seconds the
+step took, and the peak resident memory of this process before and after
+it. A fresh process per step keeps each step's memory figure its own.
+
+Steps:
+
+- `import`: `backend.psa_import_all_time_entries()`, the PSA connector's
+  whole pull (pages over HTTP, validation, mapping, upsert, audit); the
+  file holds the backend id.
+- `create`: bare `account.analytic.line` batch creates of the values in the
+  file (a JSON list), one transaction per batch.
+- `load`: Odoo's own import, `load()`, of the CSV file, one transaction per
+  batch of rows.
+"""
+
+import csv
+import json
+import resource
+import sys
+import time
+
+from .context import load_odoo, superuser_env
+
+BATCH_SIZE = 2000
+LINE = "account.analytic.line"
+
+
+def peak_rss_mib():
+    """Return this process's peak resident set size in MiB (Linux: KiB units)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_import(registry, path):
+    with open(path, encoding="utf-8") as handle:
+        backend_id = json.load(handle)["backend_id"]
+    with superuser_env(registry) as env:
+        counts = (
+            env["integration.backend"].browse(backend_id).psa_import_all_time_entries()
+        )
+    return counts["created"], counts
+
+
+def run_create(registry, path):
+    with open(path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    for start in range(0, len(values), BATCH_SIZE):
+        with superuser_env(registry) as env:
+            env[LINE].create(values[start : start + BATCH_SIZE])
+    return len(values), {}
+
+
+def run_load(registry, path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    messages = []
+    for start in range(0, len(rows), BATCH_SIZE):
+        with superuser_env(registry) as env:
+            result = env[LINE].load(header, rows[start : start + BATCH_SIZE])
+            errors = [m for m in result["messages"] if m.get("type") == "error"]
+            if errors:
+                env.cr.rollback()
+                messages.extend(errors[:3])
+                break
+    if messages:
+        raise RuntimeError(f"load() refused the rows: {messages}")
+    return len(rows), {}
+
+
+STEPS = {"import": run_import, "create": run_create, "load": run_load}
+
+
+def main(argv):
+    step, database, addons_path, path = argv
+    registry = load_odoo(database, addons_path)
+    # Warm the registry's caches the way a running server has them.
+    with superuser_env(registry) as env:
+        env[LINE].search([], limit=1)
+    before = peak_rss_mib()
+    started = time.perf_counter()
+    lines, details = STEPS[step](registry, path)
+    seconds = time.perf_counter() - started
+    result = {
+        "lines": lines,
+        "seconds": seconds,
+        "rss_before_mib": before,
+        "peak_rss_mib": peak_rss_mib(),
+        "details": details,
+    }
+    print(json.dumps(result, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

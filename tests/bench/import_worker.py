@@ -8,8 +8,8 @@ it. A fresh process per step keeps each step's memory figure its own.
 Steps:
 
 - `import`: `backend.psa_import_all_time_entries()`, the PSA connector's
-  whole pull (pages over HTTP, validation, mapping, upsert, audit); the
-  file holds the backend id.
+  whole pull (pages over HTTP, validation, mapping, upsert, audit). The
+  file contains the backend id.
 - `create`: bare `account.analytic.line` batch creates of the values in the
   file (a JSON list), one transaction per batch.
 - `load`: Odoo's own import, `load()`, of the CSV file, one transaction per

@@ -44,11 +44,8 @@ class AccountMove(models.Model):
 
     def _crm_queue_changes(self):
         ids = self.env.cr.precommit.data.pop(PRECOMMIT_KEY, set())
-        invoices = (
-            self.browse(ids)
-            .exists()
-            .filtered(lambda move: move.move_type in INVOICE_TYPES)
-        )
+        moves = self.browse(ids).exists()
+        invoices = moves.filtered(lambda move: move.move_type in INVOICE_TYPES)
         if invoices:
             invoices._crm_enqueue_invoice_status()
             self.env.flush_all()

@@ -187,34 +187,15 @@ class CrmBridgeDealPush(models.AbstractModel):
         backend = job.backend_id
         client = backend._crm_client(job)
         if backend.kind == "hubspot":
-            inputs = [
-                {
-                    "id": ref,
-                    "properties": self._remote_values(values, HUBSPOT_PROPERTIES),
-                }
-                for ref, values in deals.items()
-            ]
-            errors = client.batch_update("deals", inputs)
+            errors = self._send_hubspot(client, deals)
         else:
-            records = [
-                dict(
-                    self._remote_values(values, SALESFORCE_FIELDS),
-                    attributes={"type": "Opportunity"},
-                    Id=ref,
-                )
-                for ref, values in deals.items()
-            ]
-            errors = [
-                row
-                for row in client.update_collection(records)
-                if not row.get("success")
-            ]
+            errors = self._send_salesforce(client, deals)
         if errors:
             raise BusinessError(
                 _(
-                    "The CRM rejected %(count)d of %(total)d deal updates: %(errors)s. "
-                    "Create the missing deal fields (Create CRM Fields on the backend) "
-                    "or correct the deals, then retry.",
+                    "The CRM rejected %(count)d of %(total)d deal updates: "
+                    "%(errors)s. Create the missing deal fields (Create CRM Fields on "
+                    "the backend) or correct the deals, then retry.",
                     count=len(errors),
                     total=len(deals),
                     errors=json.dumps(errors)[:1500],
@@ -222,6 +203,29 @@ class CrmBridgeDealPush(models.AbstractModel):
                 category="remote_rejected",
             )
         return _("%(count)d deals updated", count=len(deals))
+
+    @api.model
+    def _send_hubspot(self, client, deals):
+        """Batch-update deal properties; return the errors of a 207 answer."""
+        inputs = [
+            {"id": ref, "properties": self._remote_values(values, HUBSPOT_PROPERTIES)}
+            for ref, values in deals.items()
+        ]
+        return client.batch_update("deals", inputs)
+
+    @api.model
+    def _send_salesforce(self, client, deals):
+        """Update opportunities by sObject collections; return the failed rows."""
+        records = [
+            dict(
+                self._remote_values(values, SALESFORCE_FIELDS),
+                attributes={"type": "Opportunity"},
+                Id=ref,
+            )
+            for ref, values in deals.items()
+        ]
+        results = client.update_collection(records)
+        return [row for row in results if not row.get("success")]
 
     @api.model
     def _remote_values(self, values, names):

@@ -137,19 +137,24 @@ class CrmBridgeDealSync(models.AbstractModel):
             raise BusinessError(
                 _(
                     "Won %(deal)s names company %(ref)s, which the CRM does not "
-                    "return. "
-                    "Correct the deal's company in the CRM, then retry.",
+                    "return. Correct the deal's company in the CRM, then retry.",
                     deal=describe,
                     ref=company_ref,
                 ),
                 category="missing_customer",
             )
+        self._check_active(backend, deal, partner, company_ref)
+        return partner
+
+    @api.model
+    def _check_active(self, backend, deal, partner, company_ref):
+        """Raise when the customer is archived: no order for a dormant partner."""
         if not partner.active:
             raise LinkableError(
                 _(
-                    "Won %(deal)s is for archived partner %(partner)s, so no order was "
-                    "made. Restore the partner and retry, or link another partner.",
-                    deal=describe,
+                    "Won %(deal)s is for archived partner %(partner)s, so no order "
+                    "was made. Restore the partner and retry, or link another partner.",
+                    deal=self._describe(backend, deal),
                     partner=partner.display_name,
                 ),
                 "archived_customer",
@@ -161,7 +166,6 @@ class CrmBridgeDealSync(models.AbstractModel):
                 records=partner,
                 candidates=partner,
             )
-        return partner
 
     @api.model
     def _pricelist(self, backend, deal, customer):
@@ -200,8 +204,7 @@ class CrmBridgeDealSync(models.AbstractModel):
             raise BusinessError(
                 _(
                     "%(deal)s is in currency %(code)s, which Odoo does not know. "
-                    "Correct "
-                    "the deal's currency in the CRM, then retry.",
+                    "Correct the deal's currency in the CRM, then retry.",
                     deal=describe,
                     code=code,
                 ),
@@ -211,8 +214,8 @@ class CrmBridgeDealSync(models.AbstractModel):
             raise BusinessError(
                 _(
                     "%(deal)s is in currency %(code)s, which is inactive in Odoo. "
-                    "Activate "
-                    "it in Accounting > Configuration > Currencies, then retry.",
+                    "Activate it in Accounting > Configuration > Currencies, then "
+                    "retry.",
                     deal=describe,
                     code=code,
                 ),
@@ -290,19 +293,23 @@ class CrmBridgeDealSync(models.AbstractModel):
             )
         if product and product.type == "service":
             return product
-        reason = (
-            _("product %(name)s is not a service", name=product.display_name)
-            if product
-            else _(
+        raise self._unknown_product(item, product, link_ref)
+
+    @api.model
+    def _unknown_product(self, item, product, link_ref):
+        """Return the linkable error of a line item without a service product."""
+        if product:
+            reason = _("product %(name)s is not a service", name=product.display_name)
+        else:
+            reason = _(
                 "no Odoo product has reference %(sku)s or is linked to product %(ref)s",
-                sku=sku or "-",
-                ref=ref or "-",
+                sku=item.get("sku") or "-",
+                ref=item.get("product_ref") or "-",
             )
-        )
-        raise LinkableError(
+        return LinkableError(
             _(
-                "Line item %(item)s (%(name)s) cannot be ordered: %(reason)s. Choose a "
-                "service product in Link to record and press Link and Retry.",
+                "Line item %(item)s (%(name)s) cannot be ordered: %(reason)s. Choose "
+                "a service product in Link to, then press Link and Retry.",
                 item=item["ref"],
                 name=item.get("name") or "-",
                 reason=reason,
@@ -322,8 +329,8 @@ class CrmBridgeDealSync(models.AbstractModel):
         if not product:
             raise BusinessError(
                 _(
-                    "Backend %(backend)s has no default service product. Choose one on "
-                    "its CRM page, then retry.",
+                    "Backend %(backend)s has no default service product. Choose one "
+                    "on its CRM page, then retry.",
                     backend=backend.display_name,
                 ),
                 category="configuration",
@@ -438,8 +445,8 @@ class CrmBridgeDealSync(models.AbstractModel):
             return [
                 _(
                     "line %(line)s: quantity %(quantity)s and price %(price)s not "
-                    "applied, "
-                    "because %(invoiced)s is invoiced and %(delivered)s delivered",
+                    "applied, because %(invoiced)s is invoiced and %(delivered)s "
+                    "delivered",
                     line=line.name,
                     quantity=quantity,
                     price=price,
@@ -457,8 +464,7 @@ class CrmBridgeDealSync(models.AbstractModel):
             category,
             _(
                 "%(deal)s changed after order %(order)s was made: %(reasons)s. Change "
-                "the "
-                "order by hand if needed, then mark this resolved.",
+                "the order by hand if needed, then mark this resolved.",
                 deal=self._describe(backend, deal),
                 order=order.name,
                 reasons="; ".join(reasons),
@@ -470,9 +476,4 @@ class CrmBridgeDealSync(models.AbstractModel):
     @api.model
     def _describe(self, backend, deal):
         kind = dict(backend._fields["kind"].selection).get(backend.kind)
-        return _(
-            "%(kind)s deal %(ref)s (%(name)s)",
-            kind=kind,
-            ref=deal["ref"],
-            name=deal.get("name") or "-",
-        )
+        return f"{kind} deal {deal['ref']} ({deal.get('name') or '-'})"

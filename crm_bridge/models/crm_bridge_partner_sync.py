@@ -55,29 +55,44 @@ class CrmBridgePartnerSync(models.AbstractModel):
     @api.model
     def _import(self, backend, data, external_model, job=None):
         """Create or update the partner of one neutral CRM record; return it."""
-        if data["is_company"] and not backend.crm_sync_companies:
-            return None
-        if not data["is_company"] and not backend.crm_sync_contacts:
+        if not (
+            backend.crm_sync_companies
+            if data["is_company"]
+            else backend.crm_sync_contacts
+        ):
             return None
         parent = self._parent_of(backend, data, job)
         values, review = self._odoo_values(backend, data, parent)
         merged_partners = self._detach_merged(backend, data)
-        outcome = {}
+        outcome = {"merged_partners": merged_partners, "job": job}
+        partner, changed = self._upsert(backend, data, values, external_model, outcome)
+        if changed:
+            self._after_upsert(
+                backend, data, partner, values=values, review=review, outcome=outcome
+            )
+        self._record_merge(
+            backend,
+            data["ref"],
+            partner,
+            old_ids=data.get("merged_ids"),
+            merged_partners=merged_partners,
+            external_model=external_model,
+        )
+        return partner.with_context(crm_sync_backend_id=None)
 
+    @api.model
+    def _upsert(self, backend, data, values, external_model, outcome):
+        """Run the binder in the sync context; return (partner, whether it changed).
+
+        The context marks the binder's writes as the CRM's, so the partner's
+        field ownership applies to them, matched partners included.
+        """
         Mapping = self.env["integration.external.id"].with_context(
             crm_sync_backend_id=backend.id, crm_sync_external_id=data["ref"]
         )
 
         def match():
-            found = self._match(
-                backend,
-                data,
-                values,
-                merged_partners=merged_partners,
-                job=job,
-                outcome=outcome,
-            )
-            # The binder writes the match: in the sync context, so ownership applies.
+            found = self._match(backend, data, values, outcome)
             return found.with_env(Mapping.env) if found else None
 
         before = Mapping._find(backend, "res.partner", data["ref"]).payload_hash
@@ -92,19 +107,7 @@ class CrmBridgePartnerSync(models.AbstractModel):
             match=match,
             external_model=external_model,
         )
-        if before != digest:
-            self._after_upsert(
-                backend, data, partner, values=values, review=review, outcome=outcome
-            )
-        self._record_merge(
-            backend,
-            data["ref"],
-            partner,
-            old_ids=data.get("merged_ids"),
-            merged_partners=merged_partners,
-            external_model=external_model,
-        )
-        return partner.with_context(crm_sync_backend_id=None)
+        return partner, before != digest
 
     # ------------------------------------------------------------------
     # Values
@@ -192,12 +195,17 @@ class CrmBridgePartnerSync(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _match(self, backend, data, values, *, merged_partners, job, outcome):
-        """Return the existing partner of a record new to the mapping, or None."""
+    def _match(self, backend, data, values, outcome):
+        """Return the existing partner of a record new to the mapping, or None.
+
+        `outcome` carries the partners of merged ids and the job in, and
+        the key that matched out.
+        """
+        merged_partners = outcome["merged_partners"]
         if merged_partners:
             outcome["matched_by"] = "merged id"
             return merged_partners[0]
-        if self._create_requested(job, data["ref"]):
+        if self._create_requested(outcome["job"], data["ref"]):
             return None
         Partner = self.env["res.partner"].with_context(active_test=False)
         for key, domain, exact in self._match_steps(backend, data, values):
@@ -208,18 +216,13 @@ class CrmBridgePartnerSync(models.AbstractModel):
                 candidates = candidates[:MATCH_LIMIT]
                 return self._decide(backend, data, key, candidates, outcome)
         if not backend.crm_auto_create_partners:
-            raise self._linkable(
-                backend,
-                data,
-                "unmatched_partner",
-                Partner,
-                _(
-                    "%(record)s matches no partner and creating partners is off on "
-                    "%(backend)s. Link a partner and retry, or turn creation on.",
-                    record=self._describe(backend, data),
-                    backend=backend.display_name,
-                ),
+            message = _(
+                "%(record)s matches no partner and creating partners is off on "
+                "%(backend)s. Link a partner and retry, or turn creation on.",
+                record=self._describe(backend, data),
+                backend=backend.display_name,
             )
+            raise self._linkable(data, "unmatched_partner", Partner, message)
         return None
 
     @api.model
@@ -284,62 +287,54 @@ class CrmBridgePartnerSync(models.AbstractModel):
         """Return the one acceptable candidate, or raise with the candidates."""
         describe = self._describe(backend, data)
         if len(candidates) > 1:
-            raise self._linkable(
-                backend,
-                data,
-                "ambiguous_partner",
-                candidates,
-                _(
-                    "%(record)s matches %(count)d partners by %(key)s: %(names)s. "
-                    "Choose "
-                    "one in Link to record and press Link and Retry, or press Create "
-                    "New.",
-                    record=describe,
-                    count=len(candidates),
-                    key=key,
-                    names=", ".join(candidates.mapped("display_name")),
-                ),
+            message = _(
+                "%(record)s matches %(count)d partners by %(key)s: %(names)s. Press "
+                "Link on the right one, or press Create New.",
+                record=describe,
+                count=len(candidates),
+                key=key,
+                names=", ".join(candidates.mapped("display_name")),
             )
+            raise self._linkable(data, "ambiguous_partner", candidates, message)
         if key == "phone" and candidates.crm_name_key != normalize.name_key(
             data.get("name")
         ):
-            raise self._linkable(
-                backend,
-                data,
-                "possible_duplicate",
-                candidates,
-                _(
-                    "%(record)s has the phone number of %(partner)s under another "
-                    "name. "
-                    "Link it if it is the same person, or press Create New.",
-                    record=describe,
-                    partner=candidates.display_name,
-                ),
+            message = _(
+                "%(record)s has the phone number of %(partner)s under another name. "
+                "Link it if it is the same person, or press Create New.",
+                record=describe,
+                partner=candidates.display_name,
             )
-        Mapping = self.env["integration.external.id"]
-        owned = Mapping._external_id_of(backend, candidates)
-        if owned and owned != data["ref"] and key in SAME_RECORD_KEYS:
-            # The CRM holds this partner twice: both records now resolve to it.
-            Mapping._add_alias(backend, candidates, data["ref"])
-        elif owned and owned != data["ref"]:
-            raise self._linkable(
-                backend,
-                data,
-                "possible_duplicate",
-                candidates,
-                _(
-                    "%(record)s matches %(partner)s by %(key)s, which is already "
-                    "linked to "
-                    "record %(other)s of the same CRM. Link it to make both records "
-                    "one partner, or press Create New.",
-                    record=describe,
-                    partner=candidates.display_name,
-                    key=key,
-                    other=owned,
-                ),
-            )
+            raise self._linkable(data, "possible_duplicate", candidates, message)
+        self._check_linked_elsewhere(backend, data, key, candidates)
         outcome["matched_by"] = key
         return candidates.with_env(self.env)
+
+    @api.model
+    def _check_linked_elsewhere(self, backend, data, key, partner):
+        """Handle a match already linked to another record of the same CRM.
+
+        A tax id or e-mail match means the CRM holds the partner twice, so
+        this record becomes an alias of it. A weaker key raises a
+        possible-duplicate exception instead.
+        """
+        Mapping = self.env["integration.external.id"]
+        owned = Mapping._external_id_of(backend, partner)
+        if not owned or owned == data["ref"]:
+            return
+        if key in SAME_RECORD_KEYS:
+            Mapping._add_alias(backend, partner, data["ref"])
+            return
+        message = _(
+            "%(record)s matches %(partner)s by %(key)s, but that partner is linked to "
+            "record %(other)s of the same CRM. Link it to make both records one "
+            "partner, or press Create New.",
+            record=self._describe(backend, data),
+            partner=partner.display_name,
+            key=key,
+            other=owned,
+        )
+        raise self._linkable(data, "possible_duplicate", partner, message)
 
     @api.model
     def _create_requested(self, job, external_id):
@@ -357,29 +352,17 @@ class CrmBridgePartnerSync(models.AbstractModel):
         )
 
     @api.model
-    def _linkable(self, backend, data, category, candidates, message):
-        return LinkableError(
-            message,
-            category,
-            link={
-                "external_id": data["ref"],
-                "external_model": data.get("external_model"),
-                "res_model": "res.partner",
-            },
-            candidates=candidates,
-        )
+    def _linkable(self, data, category, candidates, message):
+        link = {"external_id": data["ref"], "res_model": "res.partner"}
+        link["external_model"] = data.get("external_model")
+        return LinkableError(message, category, link=link, candidates=candidates)
 
     @api.model
     def _describe(self, backend, data):
         kind = dict(backend._fields["kind"].selection).get(backend.kind)
         noun = _("company") if data["is_company"] else _("contact")
-        return _(
-            "%(kind)s %(noun)s %(ref)s (%(name)s)",
-            kind=kind,
-            noun=noun,
-            ref=data["ref"],
-            name=data.get("name") or data.get("email") or "-",
-        )
+        name = data.get("name") or data.get("email") or "-"
+        return f"{kind} {noun} {data['ref']} ({name})"
 
     # ------------------------------------------------------------------
     # Merges
@@ -428,29 +411,31 @@ class CrmBridgePartnerSync(models.AbstractModel):
             if old_id != surviving_ref:
                 Mapping._add_alias(backend, partner, old_id)
         candidates = partner | merged_partners
-        if len(candidates) < 2:
-            return
+        if len(candidates) > 1:
+            self._report_merge(backend, surviving_ref, candidates, external_model)
+
+    @api.model
+    def _report_merge(self, backend, surviving_ref, candidates, external_model):
+        """Open the exception listing the partners one CRM record now stands for."""
         exception = self.env["integration.exception"]._open_review(
             backend,
             "crm_merge",
             _(
-                "Record %(ref)s was merged in the CRM, but stands for several partners "
-                "in Odoo: %(names)s. Merge them with Contacts > Merge, or choose the "
-                "surviving partner and press Link and Retry.",
+                "Record %(ref)s was merged in the CRM, but stands for several "
+                "partners in Odoo: %(names)s. Merge them with Contacts > Merge, or "
+                "press Link on the surviving partner.",
                 ref=surviving_ref,
                 names=", ".join(candidates.mapped("display_name")),
             ),
-            records=partner,
+            records=candidates[:1],
             dedup_key=f"crm_merge:{backend.id}:{surviving_ref}",
         )
-        exception._crm_set_link(
-            {
-                "external_id": surviving_ref,
-                "external_model": external_model,
-                "res_model": "res.partner",
-            },
-            candidates,
-        )
+        link = {
+            "external_id": surviving_ref,
+            "external_model": external_model,
+            "res_model": "res.partner",
+        }
+        exception._crm_set_link(link, candidates)
 
     # ------------------------------------------------------------------
     # After the upsert
@@ -465,20 +450,7 @@ class CrmBridgePartnerSync(models.AbstractModel):
         mapping.crm_synced_values = partner._crm_synced_comparables(values)
         describe = self._describe(backend, data)
         if outcome.get("matched_by"):
-            self.env["integration.audit.log"]._record(
-                backend,
-                "internal",
-                endpoint="match/res.partner",
-                method="MATCH",
-                message=_(
-                    "%(record)s linked to partner %(partner)s (id %(id)s), "
-                    "matched_by=%(key)s",
-                    record=describe,
-                    partner=partner.display_name,
-                    id=partner.id,
-                    key=outcome["matched_by"],
-                ),
-            )
+            self._audit_match(backend, describe, partner, outcome["matched_by"])
         if review:
             self._review_vat(backend, data, partner, describe, review)
         if not partner.active:
@@ -487,14 +459,31 @@ class CrmBridgePartnerSync(models.AbstractModel):
                 "update_on_archived",
                 _(
                     "%(record)s updated archived partner %(partner)s. It stays "
-                    "archived; "
-                    "restore it if the customer is active again.",
+                    "archived; restore it if the customer is active again.",
                     record=describe,
                     partner=partner.display_name,
                 ),
                 records=partner,
                 dedup_key=f"update_on_archived:{backend.id}:{partner.id}",
             )
+
+    @api.model
+    def _audit_match(self, backend, describe, partner, key):
+        """Record in the audit log which key linked a CRM record to a partner."""
+        self.env["integration.audit.log"]._record(
+            backend,
+            "internal",
+            endpoint="match/res.partner",
+            method="MATCH",
+            message=_(
+                "%(record)s linked to partner %(partner)s (id %(id)s), "
+                "matched_by=%(key)s",
+                record=describe,
+                partner=partner.display_name,
+                id=partner.id,
+                key=key,
+            ),
+        )
 
     @api.model
     def _review_vat(self, backend, data, partner, describe, review):

@@ -231,17 +231,7 @@ class CrmBridgeSync(models.AbstractModel):
                 "%(id)s was not synced or was merged; nothing to do.", id=external_id
             )
         if res_model == "sale.order":
-            self.env["integration.exception"]._open_review(
-                backend,
-                "deal_deleted",
-                _(
-                    "The CRM deleted the deal of order %(order)s. The order was kept; "
-                    "cancel it by hand if the sale is off.",
-                    order=record.name,
-                ),
-                records=record,
-                dedup_key=f"deal_deleted:{backend.id}:{external_id}",
-            )
+            self._report_deal_deletion(backend, record, external_id)
         else:
             record.message_post(
                 body=_(
@@ -251,3 +241,18 @@ class CrmBridgeSync(models.AbstractModel):
                 )
             )
         return record
+
+    @api.model
+    def _report_deal_deletion(self, backend, order, external_id):
+        """Open an exception: the CRM deleted the deal of an existing order."""
+        self.env["integration.exception"]._open_review(
+            backend,
+            "deal_deleted",
+            _(
+                "The CRM deleted the deal of order %(order)s. The order was kept; "
+                "cancel it by hand if the sale is off.",
+                order=order.name,
+            ),
+            records=order,
+            dedup_key=f"deal_deleted:{backend.id}:{external_id}",
+        )

@@ -58,8 +58,8 @@ class IntegrationBackend(models.Model):
         default="crm",
         required=True,
         help="System of record for names, addresses, e-mails, phones and "
-        "websites. The other side never overwrites them; it only fills empty "
-        "fields, and conflicting changes are logged on the partner.",
+        "websites. The other side never overwrites them; it only fills empty fields, "
+        "and conflicting changes are logged on the partner.",
     )
     crm_owner_billing = fields.Selection(
         OWNER_SELECTION,
@@ -71,8 +71,8 @@ class IntegrationBackend(models.Model):
     crm_vat_field = fields.Char(
         string="Tax ID field",
         help="HubSpot company property or Salesforce Account field holding the "
-        "tax id, such as vat_number or VAT_Number__c. Leave empty when the "
-        "CRM stores none.",
+        "tax id, such as vat_number or VAT_Number__c. Leave empty when the CRM stores "
+        "none.",
     )
     crm_default_product_id = fields.Many2one(
         "product.product",
@@ -204,13 +204,10 @@ class IntegrationBackend(models.Model):
     def _crm_client(self, job=None):
         """Return the API client of this backend's CRM, bound to `job`."""
         self.ensure_one()
-        if self.kind == "hubspot":
-            return HubSpotClient(self, job=job)
-        if self.kind == "salesforce":
-            return SalesforceClient(self, job=job)
-        raise UserError(
-            _("Backend %(name)s is not a CRM backend.", name=self.display_name)
-        )
+        if not self._is_crm():
+            raise UserError(_("Backend %(name)s is not a CRM.", name=self.display_name))
+        client_class = HubSpotClient if self.kind == "hubspot" else SalesforceClient
+        return client_class(self, job=job)
 
     def _crm_owner_of(self, group):
         """Return "crm" or "odoo": who owns field group `group`."""

@@ -234,8 +234,8 @@ class IntegrationBackend(models.Model):
         if not (self.client_id and key and self.salesforce_username):
             raise self._crm_auth_error(
                 _(
-                    "Backend %(name)s needs a client ID, a username and a private "
-                    "key for the JWT bearer flow. Enter them.",
+                    "Backend %(name)s needs a client ID, a username and a private key "
+                    "for the JWT bearer flow. Enter them.",
                     name=self.display_name,
                 )
             )
@@ -252,8 +252,7 @@ class IntegrationBackend(models.Model):
             raise self._crm_auth_error(
                 _(
                     "The JWT private key of backend %(name)s cannot be read "
-                    "(%(error)s). "
-                    "Paste the PEM key again.",
+                    "(%(error)s). Paste the PEM key again.",
                     name=self.display_name,
                     error=error,
                 )
@@ -283,8 +282,8 @@ class IntegrationBackend(models.Model):
             raise self._crm_auth_error(
                 _(
                     "The token endpoint of %(name)s rejected the credentials "
-                    "(%(error)s). "
-                    "Check the client ID, secret, key or refresh token, then retry.",
+                    "(%(error)s). Check the client ID, secret, key or refresh token, "
+                    "then retry.",
                     name=self.display_name,
                     error=error.body or error.status_code,
                 )

@@ -161,8 +161,7 @@ class IntegrationException(models.Model):
                 raise UserError(
                     _(
                         "Create New applies to partner matches only; exception "
-                        "%(name)s "
-                        "is of another kind.",
+                        "%(name)s is of another kind.",
                         name=exception.display_name,
                     )
                 )

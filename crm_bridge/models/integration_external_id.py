@@ -59,12 +59,6 @@ class IntegrationExternalId(models.Model):
         return self._find(backend, target._name, external_id)
 
     def _crm_follow_aliases(self, backend, target, previous_id):
-        aliases = self.sudo().search(
-            [
-                ("backend_id", "=", backend.id),
-                ("res_model", "=", target._name),
-                ("res_id", "=", previous_id),
-                ("is_alias", "=", True),
-            ]
-        )
-        aliases.write({"res_id": target.id})
+        domain = [("backend_id", "=", backend.id), ("res_model", "=", target._name)]
+        domain += [("res_id", "=", previous_id), ("is_alias", "=", True)]
+        self.sudo().search(domain).write({"res_id": target.id})

@@ -47,10 +47,15 @@ class IntegrationSyncJob(models.Model):
         handlers.update(CRM_FLOWS)
         return handlers
 
-    def _crm_run(self, function, *args, **kwargs):
-        """Call `function`, turning an unreadable record into a business error."""
+    def _crm_sync(self, method, first, second, **kwargs):
+        """Call `crm.bridge.sync.<method>(backend, first, second, job=self)`.
+
+        A record that cannot be read becomes an `invalid_payload` business
+        error, so the job fails alone with an exception instead of retrying.
+        """
+        sync = getattr(self.env["crm.bridge.sync"], method)
         try:
-            return function(*args, **kwargs)
+            return sync(self.backend_id, first, second, job=self, **kwargs)
         except MalformedRecord as error:
             raise BusinessError(
                 _(
@@ -93,8 +98,8 @@ class IntegrationSyncJob(models.Model):
                 "Ignored: HubSpot event type %(type)s.",
                 type=event.get("subscriptionType"),
             )
-        return self._crm_run(
-            Sync._refetch_hubspot, self.backend_id, object_type, object_id, self, merged
+        return self._crm_sync(
+            "_refetch_hubspot", object_type, object_id, merged_ids=merged
         )
 
     def _crm_hubspot_event(self):
@@ -106,8 +111,8 @@ class IntegrationSyncJob(models.Model):
         if not action or not object_id.isdigit():
             self._crm_malformed(
                 _(
-                    "a HubSpot event without an object type, an action and a "
-                    "numeric object id (%(type)s, %(id)s)",
+                    "a HubSpot event without an object type, an action and a numeric "
+                    "object id (%(type)s, %(id)s)",
                     type=subscription or "-",
                     id=object_id or "-",
                 )
@@ -126,13 +131,7 @@ class IntegrationSyncJob(models.Model):
 
     def _crm_handle_hubspot_record(self):
         object_type, record = self._crm_payload("object_type", "record")
-        return self._crm_run(
-            self.env["crm.bridge.sync"]._import_hubspot,
-            self.backend_id,
-            object_type,
-            record,
-            self,
-        )
+        return self._crm_sync("_import_hubspot", object_type, record)
 
     # ------------------------------------------------------------------
     # Salesforce
@@ -150,32 +149,16 @@ class IntegrationSyncJob(models.Model):
         self._crm_check_fresh(res_model_of(sobject), record_id)
         Sync = self.env["crm.bridge.sync"]
         if Sync._salesforce_message_is_complete(sobject, fields):
-            return self._crm_run(
-                Sync._import_salesforce, self.backend_id, sobject, fields, self
-            )
-        return self._crm_run(
-            Sync._refetch_salesforce, self.backend_id, sobject, record_id, self
-        )
+            return self._crm_sync("_import_salesforce", sobject, fields)
+        return self._crm_sync("_refetch_salesforce", sobject, record_id)
 
     def _crm_handle_salesforce_record(self):
         sobject, record = self._crm_payload("object", "record")
-        return self._crm_run(
-            self.env["crm.bridge.sync"]._import_salesforce,
-            self.backend_id,
-            sobject,
-            record,
-            self,
-        )
+        return self._crm_sync("_import_salesforce", sobject, record)
 
     def _crm_handle_salesforce_deleted(self):
         sobject, record_id = self._crm_payload("object", "id")
-        return self._crm_run(
-            self.env["crm.bridge.sync"]._apply_salesforce_deletion,
-            self.backend_id,
-            sobject,
-            record_id,
-            self,
-        )
+        return self._crm_sync("_apply_salesforce_deletion", sobject, record_id)
 
     # ------------------------------------------------------------------
     # Both
@@ -183,13 +166,7 @@ class IntegrationSyncJob(models.Model):
 
     def _crm_handle_refetch(self):
         external_model, external_id = self._crm_payload("external_model", "external_id")
-        result = self._crm_run(
-            self.env["crm.bridge.sync"]._refetch,
-            self.backend_id,
-            external_model,
-            external_id,
-            self,
-        )
+        result = self._crm_sync("_refetch", external_model, external_id)
         if isinstance(result, models.BaseModel) and result._name == "sale.order":
             self.env["crm.bridge.deal.push"]._enqueue_invoice_status(result)
         return result
@@ -211,8 +188,7 @@ class IntegrationSyncJob(models.Model):
         raise BusinessError(
             _(
                 "Job %(job)s received %(what)s. Nothing was imported; check the "
-                "sender's "
-                "configuration.",
+                "sender's configuration.",
                 job=self.display_name,
                 what=what,
             ),

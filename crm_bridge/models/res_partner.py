@@ -187,11 +187,8 @@ class ResPartner(models.Model):
 
     def _crm_display(self, fname, value):
         field = self._fields[fname]
-        if field.type == "many2one":
-            record = (
-                value
-                if isinstance(value, models.BaseModel)
-                else (self.env[field.comodel_name].browse(value))
-            )
-            return escape(record.display_name or "-")
+        if field.type == "many2one" and not isinstance(value, models.BaseModel):
+            value = self.env[field.comodel_name].browse(value)
+        if isinstance(value, models.BaseModel):
+            value = value.display_name
         return escape(value or "-")

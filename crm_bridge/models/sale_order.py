@@ -24,8 +24,8 @@ class SaleOrder(models.Model):
         if not self._crm_mappings():
             raise UserError(
                 _(
-                    "Order %(order)s was not made from a CRM deal, so there is no deal "
-                    "to update.",
+                    "Order %(order)s was not made from a CRM deal, so there is no "
+                    "deal to update.",
                     order=self[:1].name,
                 )
             )

@@ -37,14 +37,13 @@ def parse_timestamp(value):
 
 def parse_date(value):
     """Return the calendar date of a CRM date or datetime value, or None."""
-    if value in (None, "", False):
+    if not value:
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     text = str(value).strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return date.fromisoformat(text)
-    return parse_timestamp(text).date()
+    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)
+    return date.fromisoformat(text) if is_date else parse_timestamp(text).date()
 
 
 def parse_number(value, label):

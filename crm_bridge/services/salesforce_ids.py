@@ -15,16 +15,17 @@ SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 ID_PATTERN = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$")
 
 
+def _upper_case_bits(chunk):
+    """Return the number whose bit j is set when character j is an A-Z letter."""
+    return sum(
+        1 << position for position, char in enumerate(chunk) if "A" <= char <= "Z"
+    )
+
+
 def checksum(id15):
     """Return the three suffix characters of a 15-character id."""
-    suffix = ""
-    for start in range(0, 15, 5):
-        chunk = id15[start : start + 5]
-        bits = sum(
-            1 << position for position, char in enumerate(chunk) if "A" <= char <= "Z"
-        )
-        suffix += SUFFIX_ALPHABET[bits]
-    return suffix
+    chunks = (id15[start : start + 5] for start in range(0, 15, 5))
+    return "".join(SUFFIX_ALPHABET[_upper_case_bits(chunk)] for chunk in chunks)
 
 
 def _restore_case(id15, suffix):

@@ -6,4 +6,5 @@ from . import (
     test_partner_match,
     test_polling,
     test_salesforce_sync,
+    test_services,
 )

@@ -19,7 +19,7 @@ import requests
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from ..services.backoff import retry_delay
 from ..services.errors import BusinessError, RetryableError, StaleChangeError
@@ -42,6 +42,11 @@ TRANSIENT_DB_ERRORS = (
     psycopg2.errors.UniqueViolation,
 )
 TRANSIENT_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
+# Claims lost to a concurrent worker are tried again this many times.
+CLAIM_ATTEMPTS = 5
+# While a cron run waits for jobs due soon, it polls the queue this often.
+WAIT_POLL_SECONDS = 1.0
+WAIT_POLL_MIN_SECONDS = 0.05
 
 
 class IntegrationSyncJob(models.Model):
@@ -271,27 +276,94 @@ class IntegrationSyncJob(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _cron_run_jobs(self, batch_size=50, time_limit=240):
+    def _cron_run_jobs(self, batch_size=50, time_limit=240, wait_seconds=0):
         """Run due jobs until the queue is empty or `time_limit` seconds pass.
 
         Safe to run in several workers at once. Returns the number of jobs
-        this call ran.
+        this call ran. With `wait_seconds`, an empty queue whose next job
+        is due within that many seconds is polled until it is due, instead
+        of left to the next cron run (see `_pause_before_next_due`).
         """
         self._recover_stale_jobs()
-        deadline = time.monotonic() + time_limit
+        started = time.monotonic()
+        deadline = started + time_limit
+        wait_until = started + min(wait_seconds, self._wait_budget())
         ran = 0
         while time.monotonic() < deadline:
             claimed = self._claim_jobs(batch_size)
             if not claimed:
-                break
+                pause = self._pause_before_next_due(wait_until - time.monotonic())
+                if pause is None:
+                    break
+                time.sleep(pause)
+                continue
             token, job_ids = claimed
             for job_id in job_ids:
                 ran += self._run_claimed_job(job_id, token)
         return ran
 
     @api.model
+    def _wait_budget(self):
+        """Return the seconds a cron run may spend waiting for jobs to be due.
+
+        Half the cron worker's real-time limit, so the wait never gets the
+        worker killed; one minute when no limit is configured.
+        """
+        limit = config.get("limit_time_real_cron") or 0
+        if limit <= 0:
+            limit = config.get("limit_time_real") or 0
+        return limit / 2 if limit > 0 else 60
+
+    @api.model
+    def _pause_before_next_due(self, horizon):
+        """Return the seconds to sleep before polling the queue again, or None.
+
+        Odoo's cron workers wake once a minute unless a trigger is due now,
+        so a retry due in a few seconds would otherwise wait for the next
+        wake-up instead of following its backoff. None means no pending job
+        is due within `horizon` seconds. The pause is at most
+        `WAIT_POLL_SECONDS`, so jobs that webhooks store meanwhile start
+        within that time.
+        """
+        if horizon <= 0:
+            return None
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                """
+                SELECT min(job.next_attempt_at)
+                  FROM integration_sync_job job
+                  JOIN integration_backend backend
+                    ON backend.id = job.backend_id AND backend.active
+                 WHERE job.state = 'pending'
+                """
+            )
+            next_due = cr.fetchone()[0]
+        if next_due is None:
+            return None
+        delay = (next_due - fields.Datetime.now()).total_seconds()
+        if delay > horizon:
+            return None
+        return min(max(delay, WAIT_POLL_MIN_SECONDS), WAIT_POLL_SECONDS)
+
+    @api.model
     def _claim_jobs(self, limit):
-        """Claim up to `limit` due jobs and commit; return (token, ids)."""
+        """Claim up to `limit` due jobs and commit; return (token, ids) or None.
+
+        Odoo's transactions are REPEATABLE READ: a claim whose snapshot
+        predates another worker's committed claim of the same rows fails
+        with a serialization error, and is tried again from a new snapshot.
+        None means the queue has no due job, or every attempt lost the race.
+        """
+        for _attempt in range(CLAIM_ATTEMPTS):
+            try:
+                with mute_logger("odoo.sql_db"):
+                    return self._claim_due_jobs(limit)
+            except psycopg2.errors.SerializationFailure:
+                _logger.debug("A concurrent claim won the race; claiming again")
+        return None
+
+    @api.model
+    def _claim_due_jobs(self, limit):
         token = uuid.uuid4().hex
         with self.env.registry.cursor() as cr:
             cr.execute(
@@ -327,27 +399,33 @@ class IntegrationSyncJob(models.Model):
         leaves those alone; the lease spares jobs claimed but still waiting
         in a live worker's batch.
         """
-        with self.env.registry.cursor() as cr:
-            cr.execute(
-                """
-                UPDATE integration_sync_job job
-                   SET state = 'pending',
-                       claim_token = NULL,
-                       next_attempt_at = %(now)s,
-                       last_error = 'Recovered: the worker running this job stopped.'
-                 WHERE job.id IN (
-                        SELECT stale.id FROM integration_sync_job stale
-                         WHERE stale.state = 'running'
-                           AND stale.claimed_at < %(limit)s
-                           FOR UPDATE SKIP LOCKED)
-             RETURNING job.id
-                """,
-                {
-                    "now": fields.Datetime.now(),
-                    "limit": fields.Datetime.now() - timedelta(seconds=lease_seconds),
-                },
-            )
-            recovered = [row[0] for row in cr.fetchall()]
+        try:
+            with mute_logger("odoo.sql_db"), self.env.registry.cursor() as cr:
+                cr.execute(
+                    """
+                    UPDATE integration_sync_job job
+                       SET state = 'pending',
+                           claim_token = NULL,
+                           next_attempt_at = %(now)s,
+                           last_error = 'Recovered: the worker running this job stopped.'
+                     WHERE job.id IN (
+                            SELECT stale.id FROM integration_sync_job stale
+                             WHERE stale.state = 'running'
+                               AND stale.claimed_at < %(limit)s
+                               FOR UPDATE SKIP LOCKED)
+                 RETURNING job.id
+                    """,
+                    {
+                        "now": fields.Datetime.now(),
+                        "limit": fields.Datetime.now()
+                        - timedelta(seconds=lease_seconds),
+                    },
+                )
+                recovered = [row[0] for row in cr.fetchall()]
+        except psycopg2.errors.SerializationFailure:
+            # Another worker recovered or claimed these rows after this
+            # transaction's snapshot; it has them in hand.
+            return []
         if recovered:
             _logger.warning(
                 "Recovered %d orphaned sync jobs: %s", len(recovered), recovered

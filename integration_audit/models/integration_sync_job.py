@@ -187,7 +187,10 @@ class IntegrationSyncJob(models.Model):
             with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
                 return Job.create(values_list)
         except psycopg2.errors.UniqueViolation:
-            pass
+            _logger.info(
+                "A concurrent delivery stored some of %d jobs; storing them one by one",
+                len(values_list),
+            )
         created = Job.browse()
         for values in values_list:
             try:

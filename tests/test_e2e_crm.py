@@ -2,14 +2,14 @@
 
 The HubSpot and Salesforce emulators serve the small fake firm. A real
 Odoo server process takes signed HubSpot webhook batches and Salesforce
-Outbound Messages on its public routes and runs Sync Now over XML-RPC;
-the sync queue runs in this process with the real worker, each job in its
+Outbound Messages on its public routes, and runs Sync Now over XML-RPC.
+The sync queue runs in this process with the real worker, each job in its
 own committed transaction. Faults (HTTP 429, expired tokens) are injected
 in the emulators.
 
 These tests commit to the test database, so the module fixture removes
-the backends, jobs, mappings and audit entries it made, cancels the
-orders and archives the partners and projects.
+the backends, jobs, mappings and audit entries it made. It deletes the
+orders, partners and projects where Odoo allows it and archives the rest.
 """
 
 import time
@@ -152,8 +152,8 @@ def crm(registry, emulators):
 def remove_crm_data(env, backend_ids):
     """Delete what the backends made where Odoo allows it, archive the rest.
 
-    Cancelled orders are deleted; partners and projects that posted invoices
-    still refer to are archived instead.
+    Cancelled orders are deleted. Partners and projects that posted invoices
+    refer to cannot be deleted, so they are archived instead.
     """
     mappings = env["integration.external.id"].search(
         [("backend_id", "in", backend_ids)]
@@ -186,7 +186,7 @@ def remove_crm_data(env, backend_ids):
 def run_queue(registry, rounds=6):
     """Run the queue until it is empty; retried jobs are made due each round.
 
-    Making a retried job due stands for its backoff delay having passed.
+    Making a retried job due is the same as waiting out its backoff delay.
     """
     total = 0
     for _round in range(rounds):

@@ -206,7 +206,7 @@ class CrmBridgeDealPush(models.AbstractModel):
 
     @api.model
     def _send_hubspot(self, client, deals):
-        """Batch-update deal properties; return the errors of a 207 answer."""
+        """Batch-update deal properties; return the errors of a 207 response."""
         inputs = [
             {"id": ref, "properties": self._remote_values(values, HUBSPOT_PROPERTIES)}
             for ref, values in deals.items()

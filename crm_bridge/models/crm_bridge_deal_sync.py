@@ -8,8 +8,8 @@ the tasks and the milestones of milestone-invoiced lines.
 
 Once the order exists, a later version of the deal updates what Odoo
 still allows: the close date, the salesperson, and the quantities and
-prices of lines nothing has been invoiced on; lines are added for new line
-items. Everything else (another customer or currency, a line already
+prices of lines nothing has been invoiced on. New line items add lines.
+Everything else (another customer or currency, a line already
 invoiced, a removed line with delivered work, a deal lost or reopened)
 is left as it is and opens an exception for a person to decide.
 """
@@ -39,23 +39,20 @@ class CrmBridgeDealSync(models.AbstractModel):
         Mapping = self.env["integration.external.id"]
         Mapping._lock(backend, "sale.order", deal["ref"])
         # A deal read with the same change time may still have new line items,
-        # which do not always move it; the payload digest makes a true repeat a
-        # no-op instead.
+        # because they do not always move it. The payload digest makes a true
+        # repeat a no-op instead.
         Mapping._check_fresh(
             backend, "sale.order", deal["ref"], deal.get("updated_at"), allow_equal=True
         )
+
         order = Mapping._resolve(backend, "sale.order", deal["ref"])
         if not order:
-            return (
-                self._create_order(backend, deal, source, job)
-                if deal["is_won"]
-                else None
-            )
-        digest = payload_digest(
-            dict(deal, lines=source.line_items, company=source.company_ref)
-        )
-        mapping = Mapping._find(backend, "sale.order", deal["ref"])
-        if mapping.payload_hash != digest:
+            if not deal["is_won"]:
+                return None
+            return self._create_order(backend, deal, source, job)
+
+        digest = self._digest(deal, source)
+        if Mapping._find(backend, "sale.order", deal["ref"]).payload_hash != digest:
             self._update_order(backend, deal, source, order, job)
         Mapping._bind(
             backend,
@@ -65,6 +62,13 @@ class CrmBridgeDealSync(models.AbstractModel):
             payload_hash=digest,
         )
         return order
+
+    @api.model
+    def _digest(self, deal, source):
+        """Return the digest of a deal with its line items and company."""
+        return payload_digest(
+            dict(deal, lines=source.line_items, company=source.company_ref)
+        )
 
     # ------------------------------------------------------------------
     # New orders
@@ -91,9 +95,7 @@ class CrmBridgeDealSync(models.AbstractModel):
         if deal.get("close_date"):
             order.date_order = datetime.combine(deal["close_date"], time(12))
         self._bind_lines(backend, order, lines, source)
-        digest = payload_digest(
-            dict(deal, lines=source.line_items, company=source.company_ref)
-        )
+        digest = self._digest(deal, source)
         self.env["integration.external.id"]._bind(
             backend,
             order,

@@ -14,15 +14,15 @@ anything decides:
 5. a phone number in E.164, accepted only together with the same name.
 
 One candidate is linked. When it is already linked to another record of
-the same CRM, a tax id or e-mail match links this record too (the CRM
-holds the partner twice), while a weaker key raises a possible-duplicate
-exception. Several candidates, or a phone match under another name, raise
-an exception listing the candidates, and nothing is created.
+the same CRM, a tax id or e-mail match links this record too, because the
+CRM contains the partner twice. A weaker key raises a possible-duplicate
+exception instead. Several candidates, or a phone match under another
+name, raise an exception listing the candidates, and nothing is created.
 
 Archived partners are searched too, so an archived match is never
-duplicated: it is linked and updated but stays archived, and a
-`update_on_archived` exception asks a person to review it. A won deal of
-an archived customer is stopped (see the deal sync).
+duplicated: it is linked and updated but stays archived, and an
+`update_on_archived` exception is opened for a person to review. A won deal of
+an archived customer gets no order (see the deal sync).
 """
 
 import hashlib
@@ -314,7 +314,7 @@ class CrmBridgePartnerSync(models.AbstractModel):
     def _check_linked_elsewhere(self, backend, data, key, partner):
         """Handle a match already linked to another record of the same CRM.
 
-        A tax id or e-mail match means the CRM holds the partner twice, so
+        A tax id or e-mail match means the CRM contains the partner twice, so
         this record becomes an alias of it. A weaker key raises a
         possible-duplicate exception instead.
         """
@@ -400,11 +400,11 @@ class CrmBridgePartnerSync(models.AbstractModel):
         merged_partners,
         external_model,
     ):
-        """Keep `old_ids` resolving to `partner`; report partners left apart.
+        """Keep `old_ids` resolving to `partner`, and report partners left apart.
 
-        Partners the old ids stood for are never deleted or merged here, as
-        orders and invoices may point at them; an exception lists them so a
-        person merges them with Odoo's partner merge.
+        The partners the old ids were mapped to are never deleted or merged
+        here, because orders and invoices may point at them. An exception
+        lists them, so a person merges them with Odoo's partner merge.
         """
         Mapping = self.env["integration.external.id"]
         for old_id in old_ids or []:

@@ -2,7 +2,7 @@
 
 Stage ids outside the default pipeline are opaque numbers, so "won" is read
 from each stage's metadata (closed, with probability 1.0) when the
-pipelines are loaded; an administrator can then override the flag per
+pipelines are loaded. An administrator can then override the flag per
 stage and switch whole pipelines off.
 """
 

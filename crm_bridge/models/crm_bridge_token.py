@@ -1,13 +1,12 @@
 """The OAuth access token of a CRM backend, stored apart from the backend.
 
 A token is renewed in a transaction of its own while sync jobs of the same
-backend run. Had it been written to the backend's row, every running job
-that later inserted a row referring to the backend (an audit entry, a
-mapping) would fail: PostgreSQL's foreign-key check locks the referenced
-row, and under Odoo's repeatable-read isolation a row changed by another
-transaction since the job began cannot be locked. The token row takes
-that change instead, and serves as the lock that lets one worker renew
-the token at a time.
+backend run. Were it written to the backend's row, a running job could no
+longer insert a row that refers to the backend, such as an audit entry.
+PostgreSQL's foreign-key check locks the referenced row, and under Odoo's
+repeatable-read isolation a row that another transaction changed since
+the job began cannot be locked. The token row takes that change instead.
+Its row lock also lets one worker renew the token at a time.
 """
 
 from odoo import api, fields, models

@@ -1,12 +1,13 @@
 """Authentication of HubSpot and Salesforce backends.
 
-HubSpot: a private-app token is sent as is and never expires; an OAuth app
+HubSpot: a private-app token is sent as is and never expires. An OAuth app
 trades its refresh token for an access token that lives `expires_in`
-seconds. HubSpot asks clients to track that lifetime rather than wait for a
-401, so the token is renewed a minute before it expires.
+seconds. HubSpot's usage guidelines tell clients to track that lifetime
+rather than wait for a 401, so the token is renewed a minute before it
+expires.
 
 Salesforce: the client-credentials and JWT bearer flows each return an
-access token without a refresh token or a lifetime; the session lasts
+access token without a refresh token or a lifetime. The session lasts
 until Salesforce rejects it with a 401, and the HTTP client then calls
 `_refresh_access_token` once and repeats the request.
 
@@ -179,21 +180,21 @@ class IntegrationBackend(models.Model):
             form = self._crm_salesforce_jwt_form()
         else:
             form = self._crm_salesforce_client_credentials_form()
-        answer = self._crm_post_token_form(form)
-        token = answer.get("access_token")
+        body = self._crm_post_token_form(form)
+        token = body.get("access_token")
         if not token:
             raise self._crm_auth_error(
                 _("The token endpoint returned no access token.")
             )
-        expires_in = answer.get("expires_in")
+        expires_in = body.get("expires_in")
         expires_at = (
             fields.Datetime.now() + timedelta(seconds=int(expires_in))
             if expires_in
             else None
         )
-        extra = {"instance_url": answer.get("instance_url")}
-        if answer.get("refresh_token") != form.get("refresh_token"):
-            extra["refresh_token"] = answer.get("refresh_token")
+        extra = {"instance_url": body.get("instance_url")}
+        if body.get("refresh_token") != form.get("refresh_token"):
+            extra["refresh_token"] = body.get("refresh_token")
         return token, expires_at, extra
 
     def _crm_hubspot_refresh_form(self, row):
@@ -267,11 +268,11 @@ class IntegrationBackend(models.Model):
         return f"{root}/{path}"
 
     def _crm_post_token_form(self, form):
-        """POST `form` to the token endpoint and return its JSON answer.
+        """POST `form` to the token endpoint and return its JSON response.
 
         The request goes through the audited HTTP client without an
         Authorization header; the audit log redacts the form's secrets
-        and the tokens of the answer.
+        and the tokens of the response.
         """
         backend = self.with_context(
             crm_token_request=True, integration_refreshing_token=True
@@ -293,7 +294,7 @@ class IntegrationBackend(models.Model):
         except ValueError as error:
             raise self._crm_auth_error(
                 _(
-                    "The token endpoint of %(name)s did not answer in JSON.",
+                    "The token endpoint of %(name)s did not respond in JSON.",
                     name=self.display_name,
                 )
             ) from error

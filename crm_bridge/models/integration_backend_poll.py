@@ -1,11 +1,11 @@
 """Polling of HubSpot and Salesforce for changes a webhook may have missed.
 
-Each polled object has a flow row holding its watermark: the newest change
-time stored so far. A poll starts `overlap_seconds` before the watermark,
-and for each page it stores one job per record version and moves the
-watermark, both in one transaction of their own, so a crash mid-poll loses
-nothing and repeats at most one page; the job keys (record id plus change
-time) turn a repeat into a no-op.
+Each polled object has a flow row with its watermark: the newest change
+time stored so far. A poll starts `overlap_seconds` before the watermark.
+For each page it stores one job per record version and moves the
+watermark, both in one transaction of their own. A crash mid-poll
+therefore loses nothing and repeats at most one page, and the job keys
+(record id plus change time) turn a repeat into a no-op.
 
 HubSpot: each page is a fresh search for records changed at or after the
 newest timestamp stored so far, oldest first. No query pages deep, so the
@@ -73,8 +73,8 @@ class IntegrationBackend(models.Model):
         """Poll every active CRM backend whose polling interval has passed.
 
         A transient failure (429, timeout) ends that backend's poll until the
-        next run, which resumes from the stored watermark; a business error
-        such as rejected credentials also opens an exception.
+        next run, which resumes from the stored watermark. A business error,
+        such as rejected credentials, also opens an exception.
         """
         for backend in self.search([("kind", "in", CRM_KINDS)]):
             try:
@@ -323,8 +323,8 @@ class IntegrationBackend(models.Model):
         )
         if now - start < DELETED_MIN_SPAN:
             return
-        answer = self._crm_client().deleted(sobject, start, now)
-        earliest = parse_timestamp(answer.get("earliestDateAvailable"))
+        result = self._crm_client().deleted(sobject, start, now)
+        earliest = parse_timestamp(result.get("earliestDateAvailable"))
         if earliest and earliest > start:
             _logger.warning(
                 "Backend %s: Salesforce no longer lists %s deletions before %s; "
@@ -336,9 +336,9 @@ class IntegrationBackend(models.Model):
             )
         jobs = [
             self._crm_deleted_job(sobject, row)
-            for row in answer.get("deletedRecords") or []
+            for row in result.get("deletedRecords") or []
         ]
-        covered = parse_timestamp(answer.get("latestDateCovered")) or now
+        covered = parse_timestamp(result.get("latestDateCovered")) or now
         self._crm_store_page(code, jobs, watermark_text(covered))
 
     @api.model

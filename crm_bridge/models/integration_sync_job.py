@@ -3,7 +3,7 @@
 Inbound flows:
 
 - `hubspot.webhook`: one HubSpot webhook event. Events carry ids only, so
-  the handler reads the record again and imports its current state; an
+  the handler reads the record again and imports its current state. An
   event older than the change already applied is skipped unread.
 - `hubspot.record`: one record a HubSpot search poll returned.
 - `salesforce.outbound_message`: one Outbound Message notification,
@@ -14,7 +14,7 @@ Inbound flows:
 
 Outbound flow `crm.deal_push` writes invoice status and project links to
 deals. A record the CRM sent that cannot be read opens an
-`invalid_payload` exception; the other jobs of the batch are unaffected,
+`invalid_payload` exception. The other jobs of the batch are unaffected,
 because each job runs on its own.
 """
 

@@ -3,7 +3,7 @@
 The rest of the bridge works on plain dicts that look the same for both
 CRMs: a partner (company or person), a deal and its line items. A key that
 is absent means the CRM did not send that value, so the bridge leaves the
-Odoo field alone; an empty value is treated the same way, because a CRM
+Odoo field alone. An empty value is treated the same way, because a CRM
 that lacks a street must not erase the street Odoo has.
 """
 

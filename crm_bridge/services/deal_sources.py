@@ -2,8 +2,8 @@
 
 A won deal becomes an order only with its company, its line items and its
 owner's e-mail. HubSpot keeps these in associations and the owners API,
-Salesforce in related records; a source object reads them once, when the
-deal sync first asks, so a deal that is not won costs no extra call.
+Salesforce in related records. A source object reads each one on first
+use only, so a deal that is not won costs no extra call.
 """
 
 from functools import cached_property

@@ -3,7 +3,7 @@
 Every call goes through `backend._http_request`, which adds the bearer
 token, applies the timeout and rate limit, refreshes an expired token once,
 turns 429 and 5xx into `RetryableError` and other 4xx into
-`RemoteRejectedError`, and writes the audit log. This module only knows
+`RemoteRejectedError`, and writes the audit log. This module contains only
 HubSpot's paths and body shapes.
 """
 
@@ -195,8 +195,8 @@ class HubSpotClient:
     def _search(self, object_type, filters, sort_property, properties):
         """POST one search, waiting out the search API's per-second limit.
 
-        HubSpot allows 4 search requests per second per token. A 429 that
-        asks for a short wait (or names none) is waited out here, at most
+        HubSpot allows 4 search requests per second per token. A 429 with a
+        short Retry-After (or none) is waited out here, at most
         `SEARCH_RETRIES` times, so a poll is not abandoned for a second.
         """
         body = {

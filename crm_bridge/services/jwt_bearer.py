@@ -53,7 +53,7 @@ def build_assertion(private_key_pem, issuer, subject, audience, now=None):
 def verify_assertion(assertion, public_key_pem):
     """Return the claims of `assertion` after checking its RS256 signature.
 
-    Used by the suite's tests and emulators; raises
+    Used by the suite's tests. Raises
     cryptography.exceptions.InvalidSignature on a bad signature.
     """
     signing_input, _dot, signature = assertion.rpartition(".")

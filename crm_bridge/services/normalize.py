@@ -2,8 +2,9 @@
 
 Each function turns one kind of value as typed in a CRM (a tax id with
 spaces, a phone number without its country code, a website with a path)
-into the form the suite stores and compares, so two spellings of the same
-value match and a value that cannot be read is reported instead of guessed.
+into the form the suite stores and compares. Two spellings of the same
+value then match, and a value that cannot be read is reported instead of
+guessed.
 """
 
 import re
@@ -130,7 +131,7 @@ def normalize_vat(value, country_code=None):
     """Return the stored form of a tax id and whether it passed its checksum.
 
     The stored form is upper case, without spaces or punctuation. Where
-    python-stdnum knows the country's VAT format, the country prefix is
+    python-stdnum has the country's VAT format, the country prefix is
     added (taken from the number itself, or from `country_code`) and
     `valid` says whether the checksum passed. Elsewhere (a US EIN, for
     instance) the number is kept without a prefix and `valid` is None. An

@@ -160,7 +160,7 @@ class SalesforceClient:
         )
 
     def deleted(self, sobject, start, end):
-        """Return getDeleted's answer for `sobject` between two naive UTC datetimes."""
+        """Return getDeleted's response for `sobject` between two naive UTC datetimes."""
         params = {"start": f"{soql_datetime(start)}", "end": f"{soql_datetime(end)}"}
         return self._call(
             "GET", self.data_url(f"sobjects/{sobject}/deleted/"), params=params
@@ -174,8 +174,8 @@ class SalesforceClient:
                 "allOrNone": False,
                 "records": records[start : start + COLLECTION_SIZE],
             }
-            answer = self._call("PATCH", self.data_url("composite/sobjects"), json=body)
-            results += answer if isinstance(answer, list) else []
+            result = self._call("PATCH", self.data_url("composite/sobjects"), json=body)
+            results += result if isinstance(result, list) else []
         return results
 
     def test(self):

@@ -46,10 +46,12 @@ class CrmCase(TransactionCase):
             | cls.env.ref("sales_team.group_sale_manager")
             | cls.env.ref("project.group_project_manager")
         )
+
         cls.gb = cls.env.ref("base.uk")
         cls.es = cls.env.ref("base.es")
         cls.company = cls.env.company
         cls.company.country_id = cls.gb
+
         common = {
             "company_id": cls.company.id,
             "rate_limit_requests": 10000,
@@ -74,9 +76,11 @@ class CrmCase(TransactionCase):
                 account_ref=ORG_ID,
             )
         )
+
         cls.Mapping = cls.env["integration.external.id"]
         cls.Job = cls.env["integration.sync.job"]
         cls.Partner = cls.env["res.partner"].with_context(active_test=False)
+
         # One sender per class, so notification ids never repeat between messages.
         senders = emulators_module("senders")
         cls.outbound_sender = senders.OutboundMessageSender(
@@ -115,7 +119,8 @@ class CrmCase(TransactionCase):
         """Run the queue with the real worker; return the number of jobs run.
 
         Unless `due_only`, every pending job is made due first, as if its
-        retry delay had passed: the test transaction's clock stands still.
+        retry delay had passed, because the test transaction's clock does not
+        move.
         """
         if not due_only:
             self.Job.search([("state", "=", "pending")]).write(

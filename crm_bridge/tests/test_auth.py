@@ -69,7 +69,7 @@ class TestCrmAuth(CrmEmulatorCase):
         backend.action_test_connection()
         self.assertEqual(self.token_requests(self.hs, HUBSPOT_TOKEN), before + 2)
 
-        # A token past its announced lifetime, as another server process sees it.
+        # A token past its announced lifetime, read by a process without it in memory.
         backend._crm_token_row().expires_at = datetime(2000, 1, 1)
         self.env.flush_all()
         integration_backend_auth._TOKEN_CACHE.clear()

@@ -278,6 +278,7 @@ class TestHubSpotDeals(CrmEmulatorCase):
         )
         self.Mapping._bind(self.hubspot, avery_a, first.id, external_model="contacts")
         self.Mapping._bind(self.hubspot, avery_b, second.id, external_model="contacts")
+
         self.hs_store.take_events()
         merged = self.hs_store.merge("contacts", first.id, second.id)
         events = [
@@ -289,6 +290,7 @@ class TestHubSpotDeals(CrmEmulatorCase):
         self.hubspot_events(*events)
         self.run_jobs()
         self.run_jobs()
+
         survivor = self.partner_of(self.hubspot, merged.id)
         self.assertEqual(survivor, avery_a)
         self.assertEqual(self.partner_of(self.hubspot, second.id), avery_a)
@@ -300,6 +302,7 @@ class TestHubSpotDeals(CrmEmulatorCase):
         self.assertEqual(
             set(exception.candidate_ids.mapped("res_id")), {avery_a.id, avery_b.id}
         )
+
         count = self.Partner.search_count([])
         self.hubspot_events(
             self.hubspot_event(

@@ -1,8 +1,9 @@
 """Invoice status and amounts back to the deal, as outbound jobs.
 
-Invoices are made, posted, paid and reversed with Odoo's own accounting;
-the changes are queued just before commit (the precommit hooks run here by
-flushing the cursor) and sent by the real queue worker to the emulators.
+Invoices are made, posted, paid and reversed with Odoo's own accounting.
+The changes are queued just before commit (here the precommit hooks run
+when the cursor is flushed) and sent by the real queue worker to the
+emulators.
 """
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon

@@ -69,12 +69,14 @@ class TestLifecycle(CrmEmulatorCase):
         self.hubspot_events(self.event(8201, "deal.creation", signed.id))
         self.run_jobs()
         self.assertTrue(self.order_of(self.hubspot, signed.id))
+
         pipeline = self.hubspot.crm_pipeline_ids.filtered(
             lambda row: row.external_id == "services"
         )
         self.assertEqual(
             pipeline.stage_ids.filtered("is_won").mapped("external_id"), ["3002"]
         )
+
         pipeline.sync_enabled = False
         other = self.hs_store.add_deal(
             "Signed later",

@@ -98,6 +98,7 @@ class TestPartnerMatch(CrmCase):
             ),
         )
         self.run_jobs()
+
         self.assertEqual(self.partner_of(self.hubspot, "501"), avery)
         self.assertEqual(self.partner_of(self.hubspot, "503"), avery)
         other = self.partner_of(self.hubspot, "502")
@@ -105,6 +106,7 @@ class TestPartnerMatch(CrmCase):
         self.assertNotIn(other, avery | rowan)
         self.assertEqual(other.email, "quill@example.com")
         self.assertEqual(avery.email, "Avery.Quill@Example.COM")
+
         audit = self.env["integration.audit.log"].search(
             [("backend_id", "=", self.hubspot.id), ("method", "=", "MATCH")]
         )
@@ -433,7 +435,7 @@ class TestPartnerMatch(CrmCase):
             self.partner_of(self.salesforce, "0015g00000dddddAAA").name, "Newer Name"
         )
 
-    def test_short_and_case_damaged_ids_resolve_to_one_partner(self):
+    def test_damaged_salesforce_ids_resolve(self):
         self.salesforce_message(
             ("Account", {"Id": "0015g00000AbCdE", "Name": "Caseful"})
         )

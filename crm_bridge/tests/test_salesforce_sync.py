@@ -1,6 +1,6 @@
 """Salesforce accounts, contacts and won opportunities, by message and by poll.
 
-Outbound Messages enter as the intake stores them; polls call the real
+Outbound Messages enter as the intake stores them. Polls call the real
 poller against the Salesforce emulator, which pages SOQL results with
 `nextRecordsUrl` and reports deletions and merges through getDeleted.
 """

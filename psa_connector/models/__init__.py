@@ -1,8 +1,6 @@
 """Models of the psa_connector addon."""
 
-# Not sorted: the reconciliation view reads psa_time_entry, and Odoo creates
-# tables and views in import order, so that model comes first.
-from . import (  # noqa: I001
+from . import (
     account_analytic_line,
     hr_employee,
     integration_backend,
@@ -12,6 +10,8 @@ from . import (  # noqa: I001
     psa_allocation,
     psa_import_mapping,
     psa_time_entry,
-    psa_reconciliation,
-    psa_utilization_report,
 )
+
+# isort: split
+# Database views, created once the tables they read exist.
+from . import psa_reconciliation, psa_utilization_report

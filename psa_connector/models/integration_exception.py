@@ -131,24 +131,22 @@ class IntegrationException(models.Model):
         )
 
     def _psa_requeue_related(self, key, external_id):
-        """Queue again the failed PSA jobs of the same person or project."""
-        jobs = (
-            self.env["integration.sync.job"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.backend_id.id),
-                    ("flow", "in", ("psa.time_entry", "psa.expense")),
-                    ("state", "in", ("failed", "dead")),
-                    ("id", "!=", self.job_id.id),
-                ]
-            )
+        """Queue again the failed PSA jobs of the same person, project or category."""
+        self.env["integration.sync.job"].flush_model(["payload", "state", "flow"])
+        self.env.cr.execute(
+            """
+            SELECT id FROM integration_sync_job
+             WHERE backend_id = %s
+               AND flow IN ('psa.time_entry', 'psa.expense', 'psa.person')
+               AND state IN ('failed', 'dead')
+               AND id != %s
+               AND payload ->> %s = %s
+            """,
+            [self.backend_id.id, self.job_id.id or 0, key, external_id],
         )
-        related = jobs.filtered(
-            lambda job: str((job.payload or {}).get(key)) == external_id
-        )
-        if related:
-            related.action_requeue()
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        if ids:
+            self.env["integration.sync.job"].browse(ids).action_requeue()
 
     def action_psa_create_employee(self):
         """Create the employee of an unknown PSA user, link it and retry."""

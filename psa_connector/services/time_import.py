@@ -369,8 +369,9 @@ class TimeImporter:
         ).unlink()
 
     def _write_ledger(self, entry, state, line=None, reason=False, job=None):
-        values = self._ledger_values(entry, state, line, reason, job)
         row = self.ledger.get(entry.id)
+        values = self._ledger_values(entry, state, line, reason, job)
+        values.update(self._ledger_links(entry, row))
         if row and row.reason == "locked_period" and state == "imported":
             self.released_months.add(entry.date.strftime("%Y-%m"))
         if row:
@@ -384,14 +385,8 @@ class TimeImporter:
             "person_ref": entry.person_id,
             "person_email": entry.person_email,
             "person_name": entry.person_name,
-            "employee_id": self.employees.get(
-                entry.person_id, self._no("hr.employee")
-            ).id,
             "psa_project_ref": entry.project_id,
             "psa_project_name": entry.project_name,
-            "project_id": self.projects.get(
-                entry.project_id, self._no("project.project")
-            ).id,
             "task_ref": entry.task_id,
             "task_name": entry.task_name,
             "date": entry.date,
@@ -414,8 +409,21 @@ class TimeImporter:
             values["job_id"] = job.id
         return values
 
-    def _no(self, model):
-        return self.env[model]
+    def _ledger_links(self, entry, row):
+        """Return the employee and project a ledger row points at.
+
+        Entries that were not resolved on this page (not approved, or
+        removed) keep the links the row has, unless their PSA person or
+        project changed.
+        """
+        links = {}
+        employee = self.employees.get(entry.person_id)
+        if employee or not row or row.person_ref != entry.person_id:
+            links["employee_id"] = employee.id if employee else False
+        project = self.projects.get(entry.project_id)
+        if project or not row or row.psa_project_ref != entry.project_id:
+            links["project_id"] = project.id if project else False
+        return links
 
     # ------------------------------------------------------------------
     # Rejections

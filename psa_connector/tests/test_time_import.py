@@ -90,6 +90,50 @@ class TestTimeImport(PsaCase):
         self.assertFalse(internal.timesheet_invoice_id)
         self.assertEqual(invoice.invoice_line_ids.quantity, 1.5)
 
+    def test_hours_stay_hours_when_sold_in_days(self):
+        """Timesheets hold hours; the day-based sale line gets days (8 h a day)."""
+        day = self.env.ref("uom.product_uom_day")
+        self.company.timesheet_encode_uom_id = day
+        consulting_day = self.env["product.product"].create(
+            {
+                "name": "Consulting day",
+                "type": "service",
+                "list_price": 900.0,
+                "invoice_policy": "delivery",
+                "service_type": "timesheet",
+                "service_tracking": "project_only",
+                "uom_id": day.id,
+                "uom_po_id": day.id,
+            }
+        )
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "order_line": [
+                    (0, 0, {"product_id": consulting_day.id, "product_uom_qty": 5})
+                ],
+            }
+        )
+        order.action_confirm()
+        self.env["integration.external.id"]._bind(
+            self.backend, order.order_line.project_id, "14308100"
+        )
+        self.import_page(
+            self.entry(
+                450, project_id="14308100", minutes=8 * 60, date=date(2024, 6, 10)
+            ),
+            self.entry(
+                451, project_id="14308100", minutes=4 * 60, date=date(2024, 6, 11)
+            ),
+        )
+        invoice = order._create_invoices()
+
+        self.assertEqual(self.lines_of(450).unit_amount, 8.0)
+        self.assertEqual(self.lines_of(451).unit_amount, 4.0)
+        self.assertEqual(order.order_line.qty_delivered, 1.5)
+        self.assertEqual(invoice.invoice_line_ids.quantity, 1.5)
+        self.assertEqual(invoice.invoice_line_ids.product_uom_id, day)
+
     def test_unapproved_entry_is_not_imported(self):
         result = self.import_page(self.entry(500, approval_state="submitted"))
         row = self.backend.env["psa.time.entry"].search([("external_id", "=", "500")])
@@ -108,8 +152,13 @@ class TestTimeImport(PsaCase):
         result = self.import_page(
             self.entry(520, approval_state="submitted", updated_at=datetime(2024, 6, 4))
         )
+        row = self.env["psa.time.entry"].search([("external_id", "=", "520")])
+
         self.assertEqual(result.removed, 1)
         self.assertFalse(self.lines_of(520))
+        self.assertEqual(row.state, "unapproved")
+        self.assertEqual(row.project_id, self.project)
+        self.assertEqual(row.employee_id, self.lena)
 
     def test_edit_updates_uninvoiced_line(self):
         self.import_page(self.entry(530))

@@ -1,9 +1,8 @@
 """Take the README's screenshots from a running demo database.
 
-Logs in as the admin user over HTTP, then drives Debian's headless Chromium
-through the DevTools protocol (the same way Odoo's browser tests do) to open
-each page and save a PNG under docs/screenshots/. Run it while `make demo`
-is serving:
+Logs in over HTTP, then drives Debian's headless Chromium through the
+DevTools protocol (as Odoo's browser tests do) to open each page and save a
+PNG under docs/screenshots/. Run it while `make demo` is serving:
 
     python3 tools/screenshots.py --url http://127.0.0.1:8069 --db integration_demo
 """
@@ -17,17 +16,32 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
+# PNG name: (page path, CSS selector that shows the page has its data).
 PAGES = {
-    "exception-queue.png": "/odoo/action-integration_audit.action_integration_exception",
-    "sync-jobs.png": "/odoo/action-integration_audit.action_integration_sync_job",
-    "dashboard.png": "/odoo/action-billing_sync.action_billing_dashboard",
+    "exception-queue.png": (
+        "/odoo/action-integration_audit.action_integration_exception?view_type=list",
+        ".o_list_view .o_data_row",
+    ),
+    "dashboard.png": (
+        "/odoo/action-billing_sync.action_billing_dashboard",
+        ".o_view_controller .o_content",
+    ),
+    "sync-jobs.png": (
+        "/odoo/action-integration_audit.action_integration_sync_job",
+        ".o_view_controller .o_content",
+    ),
 }
 WIDTH, HEIGHT = 1440, 900
+# Seconds a page may take to show its data on a busy machine.
+PAGE_TIMEOUT = 60
+# Odoo animates and loads fonts after the data arrives.
+SETTLE_SECONDS = 2
 
 
 def login(url, db, login_name, password):
@@ -52,48 +66,66 @@ class Browser:
         if not executable:
             raise SystemExit("Chromium is missing: install Debian's chromium package.")
         self.profile = tempfile.mkdtemp(prefix="screenshots_")
+        command = [
+            executable,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={self.profile}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            "about:blank",
+        ]
         self.process = subprocess.Popen(
-            [
-                executable,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--remote-debugging-port=0",
-                f"--user-data-dir={self.profile}",
-                f"--window-size={WIDTH},{HEIGHT}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self.socket = websocket.create_connection(self._page_socket_url(), timeout=60)
         self.next_id = 0
 
     def _page_socket_url(self):
         port_file = Path(self.profile) / "DevToolsActivePort"
-        for _attempt in range(100):
+        for _attempt in range(300):
             if port_file.exists() and port_file.read_text().strip():
                 port = port_file.read_text().split()[0]
-                pages = requests.get(f"http://127.0.0.1:{port}/json", timeout=10).json()
+                pages = requests.get(f"http://127.0.0.1:{port}/json", timeout=10)
                 return next(
-                    p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page"
+                    page["webSocketDebuggerUrl"]
+                    for page in pages.json()
+                    if page["type"] == "page"
                 )
             time.sleep(0.1)
-        raise SystemExit("Chromium did not open its DevTools port.")
+        raise SystemExit("Chromium did not open its DevTools port within 30 s.")
 
     def send(self, method, **params):
+        """Call a DevTools method and return its result."""
         self.next_id += 1
-        self.socket.send(
-            json.dumps({"id": self.next_id, "method": method, "params": params})
-        )
+        message = {"id": self.next_id, "method": method, "params": params}
+        self.socket.send(json.dumps(message))
         while True:
-            message = json.loads(self.socket.recv())
-            if message.get("id") == self.next_id:
-                return message.get("result", {})
+            answer = json.loads(self.socket.recv())
+            if answer.get("id") == self.next_id:
+                return answer.get("result", {})
 
-    def screenshot(self, url, path, settle_seconds=4):
+    def wait_for(self, selector, timeout=PAGE_TIMEOUT):
+        """Wait until `selector` matches and Odoo shows no loading indicator."""
+        script = (
+            f"!!document.querySelector({json.dumps(selector)}) && "
+            "!document.querySelector('.o_loading_indicator, .o_blockUI')"
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.send("Runtime.evaluate", expression=script)
+            if result.get("result", {}).get("value"):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def screenshot(self, url, selector, path):
+        """Open `url`, wait for its data and save the page as a PNG."""
         self.send("Page.navigate", url=url)
-        time.sleep(settle_seconds)
+        if not self.wait_for(selector):
+            print(f"warning: {url} did not show {selector} within {PAGE_TIMEOUT} s")
+        time.sleep(SETTLE_SECONDS)
         data = self.send("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
 
@@ -124,18 +156,17 @@ def main():
             deviceScaleFactor=1,
             mobile=False,
         )
-        host = args.url.split("://", 1)[1].split(":")[0].split("/")[0]
         browser.send(
             "Network.setCookie",
             name="session_id",
             value=session_id,
-            domain=host,
+            domain=urlsplit(args.url).hostname,
             path="/",
         )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, page in PAGES.items():
-            browser.screenshot(f"{args.url}{page}", out / name)
+        for name, (page, selector) in PAGES.items():
+            browser.screenshot(f"{args.url}{page}", selector, out / name)
             print(f"saved {out / name}")
     finally:
         browser.close()

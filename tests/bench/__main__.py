@@ -46,7 +46,7 @@ def parse_args(argv):
     parser.add_argument(
         "--import-sizes",
         type=lambda text: [int(size) for size in text.split(",")],
-        default=[20000, 69646],
+        default=[5000, 20000],
         help="time entries to import, comma-separated; ratios use the largest",
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")

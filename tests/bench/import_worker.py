@@ -2,8 +2,9 @@
 
 `python3 -m tests.bench.import_worker <step> <database> <addons path> <file>`
 runs one step and prints a JSON line: the lines written, the seconds the
-step took, and the peak resident memory of this process before and after
-it. A fresh process per step keeps each step's memory figure its own.
+step took, the resident memory of this process before the step and its
+peak during the step. A fresh process per step keeps each step's memory
+figure its own.
 
 Steps:
 
@@ -18,7 +19,6 @@ Steps:
 
 import csv
 import json
-import resource
 import sys
 import time
 
@@ -28,9 +28,23 @@ BATCH_SIZE = 2000
 LINE = "account.analytic.line"
 
 
-def peak_rss_mib():
-    """Return this process's peak resident set size in MiB (Linux: KiB units)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def read_status_mib(field):
+    """Return a memory figure of this process from /proc/self/status, in MiB."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field} line")
+
+
+def reset_peak_rss():
+    """Reset this process's peak resident set size (VmHWM) to its current size.
+
+    Linux resets it when "5" is written to /proc/self/clear_refs, so the
+    peak read after a step is the step's own, not that of loading Odoo.
+    """
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+        handle.write("5")
 
 
 def run_import(registry, path):
@@ -80,7 +94,8 @@ def main(argv):
     # Warm the registry's caches the way a running server has them.
     with superuser_env(registry) as env:
         env[LINE].search([], limit=1)
-    before = peak_rss_mib()
+    reset_peak_rss()
+    before = read_status_mib("VmRSS")
     started = time.perf_counter()
     lines, details = STEPS[step](registry, path)
     seconds = time.perf_counter() - started
@@ -88,7 +103,7 @@ def main(argv):
         "lines": lines,
         "seconds": seconds,
         "rss_before_mib": before,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": read_status_mib("VmHWM"),
         "details": details,
     }
     print(json.dumps(result, default=str), flush=True)

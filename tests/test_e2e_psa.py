@@ -50,21 +50,32 @@ def emulators():
 
 @pytest.fixture(scope="module")
 def firm_in_odoo(registry, emulators):
-    """The firm's consultants and PSA projects in Odoo, removed afterwards."""
+    """The firm's consultants and PSA projects in Odoo, removed afterwards.
+
+    Employees and projects that already exist with the same e-mail or code
+    are used as they are, so the e-mail match stays unambiguous.
+    """
     firm = emulators.firm
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
+        known = {
+            (email or "").lower()
+            for email in env["hr.employee"].search([]).mapped("work_email")
+        }
         employees = env["hr.employee"].create(
             [
                 {"name": f"E2E {person.name}", "work_email": person.psa_email}
                 for person in firm.consultants
+                if person.psa_email.lower() not in known
             ]
         )
+        codes = set(env["project.project"].search([]).mapped("psa_code"))
         projects = env["project.project"].create(
             [
                 {"name": f"E2E {project.name}", "psa_code": project.code}
                 for project in firm.projects
                 if project.psa in ("harvest", "productive")
+                and project.code not in codes
             ]
         )
         ids = {"employees": employees.ids, "projects": projects.ids}

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from odoo import _, api, fields, models
 from odoo.addons.integration_audit.services.errors import (
     BusinessError,
+    IntegrationError,
     RemoteRejectedError,
 )
 from odoo.tools import config
@@ -392,16 +393,6 @@ class IntegrationBackend(models.Model):
             "params": {"type": "info", "message": message, "sticky": False},
         }
 
-    @api.model
-    def _cron_psa_import_expenses(self):
-        """Pull expenses for every PSA backend whose expense flow is due."""
-        budget = self._psa_cron_budget()
-        for backend in self._psa_due_backends(ExpenseBatch.flow):
-            counts = backend._psa_import_expenses(time_budget=budget)
-            _logger.info("PSA expense pull of backend %s: %s", backend.id, counts)
-            if not counts["complete"]:
-                return
-
     def _psa_sync_people(self):
         """Map the PSA's users in a transaction of its own; return the counts.
 
@@ -421,20 +412,53 @@ class IntegrationBackend(models.Model):
     def _cron_psa_import_time(self):
         """Pull time entries for every PSA backend whose flow is due.
 
-        The cron runs often; each backend's flow decides how often its pull
-        runs (nightly by default). A pull that runs out of time reports the
-        rest as remaining, so the cron is called again at once and resumes
-        after the last stored page.
+        The cron runs hourly, and each backend's flow decides how often its
+        pull runs (nightly by default). A pull that runs out of time reports
+        the rest as remaining, so the cron is called again at once and
+        resumes after the last stored page.
+        """
+        self._psa_run_due(TIME_FLOW, "_psa_cron_time_step")
+
+    @api.model
+    def _cron_psa_import_expenses(self):
+        """Pull expenses for every PSA backend whose expense flow is due."""
+        self._psa_run_due(ExpenseBatch.flow, "_psa_cron_expense_step")
+
+    @api.model
+    def _psa_run_due(self, flow, step):
+        """Run `step` for each backend whose `flow` is due, one failure apart.
+
+        A backend whose PSA fails is logged and left for the next call (its
+        run keeps its position, and a data problem has opened an exception),
+        so it does not hold the other backends back.
         """
         budget = self._psa_cron_budget()
-        for backend in self._psa_due_backends(TIME_FLOW):
-            if not backend._psa_run_in_progress(TIME_FLOW):
-                backend._psa_sync_people()
-            counts = backend._psa_import_time(time_budget=budget)
-            _logger.info("PSA time pull of backend %s: %s", backend.id, counts)
+        done = 0
+        for backend in self._psa_due_backends(flow):
+            try:
+                counts = getattr(backend, step)(budget, done)
+            except IntegrationError as error:
+                _logger.warning(
+                    "PSA pull %s of backend %s stopped: %s", flow, backend.id, error
+                )
+                continue
+            _logger.info("PSA pull %s of backend %s: %s", flow, backend.id, counts)
+            done += counts["read"]
             if not counts["complete"]:
                 return
-            backend._psa_sweep_deleted_time()
+
+    def _psa_cron_time_step(self, budget, done):
+        """Map people, pull time, then look for deletions; return the counts."""
+        if not self._psa_run_in_progress(TIME_FLOW):
+            self._psa_sync_people()
+        counts = TimeBatch(self, time_budget=budget, progress_offset=done).run()
+        if counts["complete"]:
+            self._psa_sweep_deleted_time()
+        return counts
+
+    def _psa_cron_expense_step(self, budget, done):
+        """Pull expenses; return the counts."""
+        return ExpenseBatch(self, time_budget=budget, progress_offset=done).run()
 
     def _psa_sweep_deleted_time(self, today=None):
         """Remove the timesheets of entries deleted in the PSA; return the counts."""

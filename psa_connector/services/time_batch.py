@@ -63,8 +63,9 @@ class PullRun:
         """Return the importer of one page, bound to `backend`'s environment."""
         raise NotImplementedError
 
-    def __init__(self, backend, full=False, time_budget=None):
+    def __init__(self, backend, full=False, time_budget=None, progress_offset=0):
         self.backend = backend
+        self.progress_offset = progress_offset
         self.backend_id = backend.id
         self.company_ids = backend.company_id.ids
         self.registry = backend.env.registry
@@ -225,7 +226,9 @@ class PullRun:
             remaining = max(self.total - done, 1 if page.next_token else 0)
         else:
             remaining = 1 if page.next_token else 0
-        self.backend.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        self.backend.env["ir.cron"]._notify_progress(
+            done=self.progress_offset + done, remaining=remaining
+        )
 
     def _out_of_time(self):
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -245,7 +248,9 @@ class PullRun:
             flow.write(
                 {"watermark": json.dumps(mark), "last_run_at": fields.Datetime.now()}
             )
-        self.backend.env["ir.cron"]._notify_progress(done=self.result.read, remaining=0)
+        self.backend.env["ir.cron"]._notify_progress(
+            done=self.progress_offset + self.result.read, remaining=0
+        )
 
 
 class TimeBatch(PullRun):

@@ -27,14 +27,21 @@ class TestProjectPush(HarvestCase):
         self.env["project.task"].create({"name": "Discovery", "project_id": project.id})
         return project
 
+    def push_job(self, project):
+        """Return the push job of `project` to the test backend."""
+        return self.env["integration.sync.job"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("idempotency_key", "=", f"psa:project.push:{project.id}"),
+            ]
+        )
+
     def psa_projects(self, code):
         return [p for p in self.store.all("projects") if p.code == code]
 
     def test_sold_project_created_in_psa(self):
         project = self.sell_project()
-        job = self.env["integration.sync.job"].search(
-            [("idempotency_key", "=", f"psa:project.push:{project.id}")]
-        )
+        job = self.push_job(project)
         self.run_queue()
         created = self.psa_projects(project.psa_code)
         client = self.store.get("clients", created[0].client_id)
@@ -64,9 +71,7 @@ class TestProjectPush(HarvestCase):
             times=1, path="/v2/projects", method="POST", process=True
         )
         self.run_queue()
-        job = self.env["integration.sync.job"].search(
-            [("idempotency_key", "=", f"psa:project.push:{project.id}")]
-        )
+        job = self.push_job(project)
         self.assertEqual(job.state, "pending")
         self.assertEqual(len(self.psa_projects(project.psa_code)), 1)
 
@@ -107,9 +112,7 @@ class TestProjectPush(HarvestCase):
     def test_replayed_push_changes_nothing(self):
         project = self.sell_project()
         self.run_queue()
-        job = self.env["integration.sync.job"].search(
-            [("idempotency_key", "=", f"psa:project.push:{project.id}")]
-        )
+        job = self.push_job(project)
         job.action_replay()
         self.run_queue()
         self.assertEqual(job.state, "done")

@@ -320,3 +320,14 @@ class TestTimeBatch(HarvestCase):
         self.assertTrue(self.lines_of_store([kept]))
         self.assertFalse(self.lines_of_store([deleted]))
         self.assertEqual(self.lines_of_store([moved]).date, date(2024, 1, 8))
+
+    def test_failing_backend_does_not_stop_cron(self):
+        broken = self.env["integration.backend"].create(
+            {"name": "A broken Harvest", "kind": "harvest", "sequence": 1}
+        )
+        entries = self.add_entries(3)
+        self.env["integration.backend"]._cron_psa_import_time()
+        self.env.invalidate_all()
+
+        self.assertEqual(len(self.lines_of_store(entries)), 3)
+        self.assertFalse(broken.flow_ids.filtered("last_run_at"))

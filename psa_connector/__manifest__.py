@@ -17,6 +17,7 @@
     "external_dependencies": {"python": ["requests", "openpyxl"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/psa_rules.xml",
         "data/ir_cron.xml",
         "views/integration_backend_views.xml",
         "views/integration_exception_views.xml",

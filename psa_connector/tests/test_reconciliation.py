@@ -61,3 +61,23 @@ class TestReconciliation(PsaCase):
         self.assertAlmostEqual(row.imported_hours, 1.0)
         self.assertEqual(row.status, "match")
         self.assertFalse(row.reason_text)
+
+    def test_other_company_sees_no_rows(self):
+        TimeImporter(self.backend).import_page([self.entry(20)])
+        other = self.env["res.company"].create({"name": "B Studio Ltd"})
+        user = self.env["res.users"].create(
+            {
+                "name": "Reader B",
+                "login": "psa-reader-b",
+                "company_id": other.id,
+                "company_ids": [(6, 0, other.ids)],
+                "groups_id": [
+                    (6, 0, self.env.ref("integration_audit.group_integration_user").ids)
+                ],
+            }
+        )
+        self.env.flush_all()
+
+        for model in ("psa.time.entry", "psa.reconciliation"):
+            self.assertFalse(self.env[model].with_user(user).search([]), model)
+        self.assertTrue(self.env["psa.time.entry"].search([("external_id", "=", "20")]))

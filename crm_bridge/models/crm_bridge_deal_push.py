@@ -3,7 +3,7 @@
 When an invoice of an order made from a deal is created, posted, sent,
 paid, partly paid or reversed, the order's invoice status and amounts
 invoiced, paid and due are queued for the deal. One `crm.deal_push` job
-per backend and transaction carries every deal that changed, and is sent
+per backend and transaction carries the deals that changed, and is sent
 in batches: 100 deals per HubSpot batch update, 200 records per Salesforce
 sObject collection.
 
@@ -109,6 +109,39 @@ class CrmBridgeDealPush(models.AbstractModel):
 
     @api.model
     def _enqueue_jobs(self, backend, deals):
+        """Queue `deals` for `backend`, in the job this transaction opened if any.
+
+        Callers that queue invoice by invoice (a billing run posting many)
+        then still send one batch per backend and transaction. Only a job
+        created in this transaction (its creation time is the transaction's
+        start) and not yet run is extended, so no worker can have read it.
+        A deal already in that job gets a new job instead, so each status it
+        went through is sent in order.
+        """
+        job = (
+            self.env["integration.sync.job"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("flow", "=", "crm.deal_push"),
+                    ("state", "=", "pending"),
+                    ("attempts", "=", 0),
+                    ("create_date", "=", self.env.cr.now()),
+                ],
+                order="id desc",
+                limit=1,
+            )
+        )
+        queued = (job.payload or {}).get("deals", {})
+        fits = len(queued) + len(deals) <= DEALS_PER_JOB
+        if job and fits and not set(queued) & set(deals):
+            job.payload = {"deals": {**queued, **deals}}
+            return job
+        return self._create_jobs(backend, deals)
+
+    @api.model
+    def _create_jobs(self, backend, deals):
         Job = self.env["integration.sync.job"].sudo()
         refs = sorted(deals)
         jobs = Job.browse()

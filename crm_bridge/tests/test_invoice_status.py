@@ -154,7 +154,8 @@ class TestInvoiceStatus(CrmEmulatorCase, AccountTestInvoicingCommon):
         pushes = self.Job.search(
             [("flow", "=", "crm.deal_push"), ("backend_id", "=", self.salesforce.id)]
         )
-        self.assertEqual(pushes.mapped("state"), ["done", "done"])
+        self.assertGreaterEqual(len(pushes), 2)
+        self.assertEqual(set(pushes.mapped("state")), {"done"})
         self.assertEqual(stored["Odoo_Order_Ref__c"], order.name)
         patches = self.sf.requests_to("/services/data", "PATCH")
         self.assertTrue(

@@ -4,8 +4,11 @@ The invoice status follows `state`, `payment_state`, `is_move_sent` and
 the amount due. `payment_state` changes through reconciliation, as a
 recomputed field, not through `write`, so changes are caught where every
 database update of a move passes (`_write_multi`, and `create`). The ids
-are collected for the transaction and the deal updates are queued once,
-just before commit.
+are collected and the deal updates are queued by the cursor's precommit
+hook. Odoo runs that hook at commit and also whenever a flushing savepoint
+opens or closes, so a long transaction may queue more than once; the
+digest on each deal's mapping keeps an unchanged status from being sent
+twice.
 """
 
 from odoo import api, models

@@ -2,6 +2,9 @@
 # `make demo`: a fresh database with the suite, the emulators, the firm's
 # whole cycle and its summary; then Odoo keeps serving until Ctrl+C, unless
 # DEMO_SERVE=0.
+#
+# Settings: DEMO_DB (database, default integration_demo), DEMO_HTTP_PORT
+# (default 8069), DEMO_SERVE (0 exits after the summary).
 set -euo pipefail
 source "$(dirname "$0")/suite_env.sh"
 cd "$ROOT"
@@ -9,12 +12,23 @@ cd "$ROOT"
 DB=${DEMO_DB:-integration_demo}
 PORT=${DEMO_HTTP_PORT:-8069}
 LOG="$VAR_DIR/demo-odoo.log"
+DATA_DIR="$VAR_DIR/filestore-$DB"
+started=$SECONDS
+# demo_cycle.py reports the whole run, installation included, from here.
+export DEMO_STARTED_AT=${DEMO_STARTED_AT:-$(date +%s)}
 
 echo "==> Creating database $DB and installing the suite (log: $LOG)"
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-rm -rf "$VAR_DIR/filestore-$DB"
-odoo -d "$DB" -i "$SUITE_ADDONS" --without-demo=all --data-dir "$VAR_DIR/filestore-$DB" \
+if ! dropdb --if-exists "$DB"; then
+    echo "Database $DB cannot be dropped: stop the Odoo server that uses it" \
+        "(an earlier make demo?), or choose another name with DEMO_DB." >&2
+    exit 1
+fi
+rm -rf "$DATA_DIR"
+: > "$LOG"
+odoo -d "$DB" -i "$SUITE_ADDONS" --without-demo=all --data-dir "$DATA_DIR" \
     --stop-after-init --logfile "$LOG" --log-level=warn
+echo "    installed in $((SECONDS - started)) s"
 
-exec "$PYTHON" tools/demo_cycle.py --db "$DB" --port "$PORT" --addons-path "$ADDONS_PATH" \
-    --data-dir "$VAR_DIR/filestore-$DB" --log "$LOG" --summary "$VAR_DIR/demo-summary.json"
+exec "$PYTHON" tools/demo_cycle.py --db "$DB" --port "$PORT" \
+    --addons-path "$ADDONS_PATH" --data-dir "$DATA_DIR" --log "$LOG" \
+    --summary "$VAR_DIR/demo-summary.json"

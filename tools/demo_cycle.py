@@ -207,8 +207,13 @@ def _pending_before(moment):
 def queue_counts(odoo):
     """Return the queue's and the exception queue's counts."""
     return {
-        "jobs_by_state": odoo.grouped_count("integration.sync.job", "state"),
+        "jobs_done": odoo.count("integration.sync.job", [("state", "=", "done")]),
         "jobs_retried": odoo.count("integration.sync.job", [("attempts", ">", 1)]),
+        "jobs_failed": odoo.count("integration.sync.job", [("state", "=", "failed")]),
+        "jobs_dead": odoo.count("integration.sync.job", [("state", "=", "dead")]),
+        "jobs_waiting": odoo.count(
+            "integration.sync.job", [("state", "in", ("pending", "running"))]
+        ),
         "audit_entries": odoo.count("integration.audit.log"),
         "webhook_refusals": odoo.count(
             "integration.audit.log", [("outcome", "=", "refused")]
@@ -272,8 +277,17 @@ def parse_args():
     return parser.parse_args()
 
 
+def stop_on_terminate(_signum, _frame):
+    """Turn SIGTERM into the same clean stop as Ctrl+C."""
+    raise KeyboardInterrupt
+
+
 def main():
     args = parse_args()
+    # A shell that starts this script in the background ignores Ctrl+C for
+    # it; restore the default so Ctrl+C and SIGTERM stop Odoo and emulators.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop_on_terminate)
     import demo_steps  # noqa: PLC0415 - sits beside this script
 
     started = time.monotonic()
@@ -290,6 +304,9 @@ def main():
         summary = demo_steps.summarize(demo)
         summary["queue"] = queue_counts(demo.odoo)
         summary["cycle_seconds"] = round(time.monotonic() - started, 1)
+        if os.environ.get("DEMO_STARTED_AT"):
+            total = time.time() - float(os.environ["DEMO_STARTED_AT"])
+            summary["total_seconds_with_install"] = round(total, 1)
         Path(args.summary).write_text(json.dumps(summary, indent=2, default=str))
         print_summary(summary, url)
         print(f"\nThe summary is also in {args.summary}.")

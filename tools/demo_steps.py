@@ -301,7 +301,11 @@ def _create_employees(demo):
 
 
 def _create_products(demo):
-    """Create the service products the CRM line items name by SKU."""
+    """Create the service products the CRM line items name by SKU.
+
+    An hour's list price is the firm's usual rate, so the dashboard's
+    realisation compares billed hours with their standard value.
+    """
     for code, spec in PRODUCTS.items():
         uom = demo.odoo.ref(spec["uom"])
         demo.odoo.create(
@@ -313,10 +317,21 @@ def _create_products(demo):
                 "invoice_policy": spec["invoice_policy"],
                 "service_type": spec["service_type"],
                 "service_tracking": "task_in_project",
+                "list_price": _usual_rate(demo) if code == "CONSULT-HOUR" else 0.0,
                 "uom_id": uom,
                 "uom_po_id": uom,
             },
         )
+
+
+def _usual_rate(demo):
+    """Return the median hourly rate of the firm's projects sold in EUR."""
+    rates = sorted(
+        float(project.hourly_rate)
+        for project in demo.firm.projects
+        if project.currency == "EUR"
+    )
+    return rates[len(rates) // 2] if rates else 0.0
 
 
 def _create_expense_products(demo):
@@ -340,6 +355,8 @@ def _create_expense_products(demo):
 def _create_existing_partners(demo):
     """Create partners Odoo had before going live: found by tax id, site or name.
 
+    One client without deals is in Odoo twice under the same name, so its
+    import waits in the exception queue until someone links the right one.
     Created before the backends exist, so no poll imports these clients first.
     """
     values = []
@@ -354,7 +371,16 @@ def _create_existing_partners(demo):
             },
             {"name": by_name.name, "is_company": True},
         ]
+    twice = _client_without_deals(demo, "hubspot")
+    values += [{"name": twice.name, "is_company": True}] * 2
     demo.existing_partner_ids = demo.odoo.create("res.partner", values)
+
+
+def _client_without_deals(demo, crm):
+    """Return a client of `crm` with no won or open deal, past those used above."""
+    busy = {deal.client_key for deal in demo.firm.deals if deal.stage != "lost"}
+    clients = demo.firm.clients_in(crm)[3 + WEBHOOK_CLIENTS :]
+    return next(client for client in clients if client.key not in busy)
 
 
 def _create_backends(demo):
@@ -567,6 +593,7 @@ def count_master_data(demo):
         )
 
     return {
+        "partners_from_crm": mapped(["companies", "Account", "contacts", "Contact"]),
         "companies_mapped": mapped(["companies", "Account"]),
         "contacts_mapped": mapped(["contacts", "Contact"]),
         "existing_partners_matched": odoo.count(

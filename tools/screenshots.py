@@ -32,10 +32,6 @@ PAGES = {
         "/odoo/action-billing_sync.action_billing_dashboard",
         ".o_view_controller .o_content",
     ),
-    "sync-jobs.png": (
-        "/odoo/action-integration_audit.action_integration_sync_job",
-        ".o_view_controller .o_content",
-    ),
 }
 WIDTH, HEIGHT = 1440, 900
 # Seconds a page may take to show its data on a busy machine.

@@ -72,7 +72,11 @@ class PsaReconciliation(models.Model):
     status = fields.Selection(
         [("match", "Match"), ("difference", "Difference")], readonly=True
     )
-    reasons = fields.Char(readonly=True)
+    reasons = fields.Char(
+        string="Reason keys",
+        readonly=True,
+        help="Exception categories, comma-separated.",
+    )
     reason_text = fields.Char(string="Reasons", compute="_compute_reason_text")
 
     def init(self):

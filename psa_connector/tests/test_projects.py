@@ -118,7 +118,7 @@ class TestProjectPush(HarvestCase):
         self.assertEqual(job.state, "done")
         self.assertEqual(len(self.psa_projects(project.psa_code)), 1)
 
-    def test_project_sync_maps_by_code_and_copies_schedule(self):
+    def test_project_sync_maps_code_and_dates(self):
         beta = self.env["project.project"].create({"name": "Beta", "psa_code": "PRJ-B"})
         psa_beta = self.store.add_project(
             self.psa_project.client_id,

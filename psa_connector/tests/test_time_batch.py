@@ -132,7 +132,7 @@ class TestTimeBatch(HarvestCase):
         self.assertTrue(first_request)
         self.assertNotIn("run", json.loads(self.flow().watermark))
 
-    def test_entry_edited_between_pages_neither_skipped_nor_doubled(self):
+    def test_edit_between_pages_read_once(self):
         entries = self.add_entries(8)
         read_first, read_later = entries[0], entries[-1]
         store = self.store
@@ -279,7 +279,7 @@ class TestTimeBatch(HarvestCase):
         self.run_queue()
         self.assertFalse(self.lines_of_store([entry]))
 
-    def test_people_sync_maps_by_email_and_flags_unknown(self):
+    def test_people_sync_flags_unknown_user(self):
         nina = self.store.add_user("Nina", "Rook", "Nina.Rook@example.org")
         gone = self.store.add_user(
             "Old", "Hand", "old.hand@example.org", is_active=False

@@ -431,14 +431,14 @@ class TestTimeImport(PsaCase):
         self.assertTrue(self.lines_of(740))
         self.assertEqual(exception.state, "resolved")
 
-    def test_entry_in_psa_locked_period_goes_to_exception(self):
+    def test_psa_locked_entry_held(self):
         self.import_page(
             self.entry(695, locked=True, locked_reason="Period closed by finance")
         )
         self.assertFalse(self.lines_of(695))
         self.assertEqual(len(self.open_exceptions("locked_period")), 1)
 
-    def test_other_person_and_project_resolved_in_same_page(self):
+    def test_several_people_projects_one_page(self):
         self.import_page(
             self.entry(700, person_id=OMAR, person_email="omar.vale@example.org"),
             self.entry(701, project_id=PSA_INTERNAL_PROJECT, billable=False),

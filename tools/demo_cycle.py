@@ -52,8 +52,8 @@ class OdooClient:
     def call(self, model, method, *args, **kwargs):
         """Call `method` of `model` and return its result.
 
-        Odoo's XML-RPC answer cannot carry None. A method that returns None
-        has run and committed before the answer fails, so that fault is
+        Odoo's XML-RPC response cannot carry None. A method that returns None
+        has run and committed before the response fails, so that fault is
         returned as None.
         """
         try:
@@ -152,7 +152,7 @@ def start_odoo(args):
 
 
 def wait_for_http(url, process, timeout=180):
-    """Wait until `url` answers; stop when Odoo exits or the timeout passes."""
+    """Wait until `url` responds; stop when Odoo exits or the timeout passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -164,7 +164,7 @@ def wait_for_http(url, process, timeout=180):
                 return
         except OSError:
             time.sleep(1)
-    raise SystemExit(f"Odoo did not answer on {url} within {timeout} s.")
+    raise SystemExit(f"Odoo did not respond on {url} within {timeout} s; see its log.")
 
 
 def _utc_text(seconds_ahead=0):
@@ -232,7 +232,7 @@ def print_summary(summary, url):
     _print_tree(summary, "  ")
     print(f"\nOpen {url} (login {ADMIN_LOGIN}, password {ADMIN_PASSWORD}):")
     for place, what in summary.get("where_to_look", {}).items():
-        print(f"  {place:<48} {what}")
+        print(f"  {place:<56} {what}")
 
 
 def _print_tree(value, indent):
@@ -243,7 +243,7 @@ def _print_tree(value, indent):
             print(f"{indent}{key}:")
             _print_tree(item, indent + "  ")
         elif isinstance(item, list):
-            print(f"{indent}{key}:")
+            print(f"{indent}{key}:{'' if item else ' none'}")
             for line in item:
                 print(f"{indent}  - {line}")
         else:

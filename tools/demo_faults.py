@@ -1,7 +1,7 @@
 """Step 7 of the demo: four faults a live integration meets, each survived.
 
-- A rate-limit storm: HubSpot answers 429 with Retry-After to a burst of
-  reads; the jobs wait and retry, and all end done.
+- A rate-limit storm: HubSpot rejects a burst of reads with 429 and
+  Retry-After; the jobs wait, retry and all end done.
 - An expired token: Salesforce forgets every session; the HTTP client gets
   a 401, fetches a new token once and repeats the request.
 - A duplicate webhook delivery: HubSpot posts the same batch twice; the
@@ -16,7 +16,7 @@ Each fault records when it started, so its count reads only what followed.
 import time
 from datetime import timedelta
 
-# HubSpot company changes sent during the storm, and the 429 answers.
+# HubSpot company changes sent during the storm, and the 429 responses.
 STORM_RECORDS = 12
 STORM_REJECTIONS = 10
 STORM_RETRY_AFTER_SECONDS = 2
@@ -78,7 +78,7 @@ def _expired_token(demo):
 
 
 def _duplicate_delivery(demo):
-    """HubSpot missed Odoo's answer and posts the same batch again."""
+    """Post the same HubSpot batch twice, as HubSpot does after a lost response."""
     store = demo.store("hubspot")
     store.take_events()
     contacts = [contact for contact in demo.firm.contacts if contact.crm == "hubspot"]

@@ -451,7 +451,9 @@ def check_response(registry, server, sender, case, backends):
         assert new_jobs == 0, "a job was stored without a valid signature"
         assert response.status_code != 200
     if response.status_code == 200:
-        assert audits == [("ok", 200)], audits
+        # A generated body may repeat an event ID of an earlier example: the
+        # intake then stores nothing and audits the delivery as a duplicate.
+        assert audits in ([("ok", 200)], [("duplicate", 200)]), audits
     else:
         assert new_jobs == 0, "a refused request stored jobs"
         assert audits == [("refused", response.status_code)], audits

@@ -158,7 +158,7 @@ def create_committed_fixture(registry, base_url):
         Backend = env["integration.backend"]
         common = {"base_url": base_url, "rate_limit_requests": 1000}
         static = Backend.create(
-            dict(common, name="HTTP static", kind="harvest", api_token=API_TOKEN)
+            dict(common, name="HTTP static", kind="test_plain", api_token=API_TOKEN)
         )
         oauth = Backend.create(
             dict(
@@ -171,14 +171,14 @@ def create_committed_fixture(registry, base_url):
             )
         )
         oauth._set_access_token(STALE_TOKEN, "2099-01-01 00:00:00")
-        bare = Backend.create(dict(common, name="HTTP no connector", kind="hubspot"))
+        bare = Backend.create(dict(common, name="HTTP no connector", kind="test_plain"))
         bare._set_access_token(STALE_TOKEN, "2099-01-01 00:00:00")
         bare.token_url = f"{base_url}/token"
         limited = Backend.create(
             dict(
                 common,
                 name="HTTP limited",
-                kind="harvest",
+                kind="test_plain",
                 api_token=LIMITED_TOKEN,
                 rate_limit_requests=3,
                 rate_limit_period=60,
@@ -189,7 +189,7 @@ def create_committed_fixture(registry, base_url):
             dict(
                 common,
                 name="HTTP waiting",
-                kind="harvest",
+                kind="test_plain",
                 api_token=WAITING_TOKEN,
                 rate_limit_requests=1,
                 rate_limit_period=1,
@@ -471,7 +471,7 @@ class TestHttpClient(TransactionCase):
 
     def test_uncommitted_backend_audited_in_transaction(self):
         backend = self.env["integration.backend"].create(
-            {"name": "Fresh", "kind": "harvest", "base_url": self.base_url}
+            {"name": "Fresh", "kind": "test_plain", "base_url": self.base_url}
         )
         self.env.flush_all()
         self.addCleanup(self.drop_hits, backend)

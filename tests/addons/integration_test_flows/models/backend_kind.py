@@ -15,7 +15,8 @@ class IntegrationBackend(models.Model):
     _inherit = "integration.backend"
 
     kind = fields.Selection(
-        selection_add=[("test", "Test")], ondelete={"test": "cascade"}
+        selection_add=[("test", "Test"), ("test_plain", "Test without connector")],
+        ondelete={"test": "cascade", "test_plain": "cascade"},
     )
 
     def _refresh_access_token(self):

@@ -2,6 +2,7 @@
 
 from odoo import _, api, fields, models
 from odoo.addons.integration_audit.services import secrets
+from odoo.addons.integration_audit.services.errors import IntegrationError
 from odoo.exceptions import UserError
 
 from ..services.hubspot_client import HubSpotClient
@@ -217,14 +218,7 @@ class IntegrationBackend(models.Model):
     def action_crm_sync_now(self):
         """Poll every enabled CRM object of this backend now, then run the queue."""
         for backend in self:
-            if not backend._is_crm():
-                raise UserError(
-                    _(
-                        "Backend %(name)s is not a CRM backend.",
-                        name=backend.display_name,
-                    )
-                )
-            backend._crm_poll(force=True)
+            backend._crm_call_for_user(backend._crm_poll, force=True)
         self.env["integration.sync.job"]._wake_worker()
         return {
             "type": "ir.actions.client",
@@ -237,12 +231,30 @@ class IntegrationBackend(models.Model):
 
     def action_crm_load_pipelines(self):
         """Read the deal pipelines and their stages from HubSpot."""
+        Pipeline = self.env["crm.bridge.pipeline"]
         for backend in self:
-            self.env["crm.bridge.pipeline"]._load_from_hubspot(backend)
+            backend._crm_call_for_user(Pipeline._load_from_hubspot, backend)
         return True
 
     def action_crm_ensure_properties(self):
         """Create the deal properties the invoice status is written to."""
+        Push = self.env["crm.bridge.deal.push"]
         for backend in self:
-            self.env["crm.bridge.deal.push"]._ensure_remote_fields(backend)
+            backend._crm_call_for_user(Push._ensure_remote_fields, backend)
         return True
+
+    def _crm_call_for_user(self, function, *args, **kwargs):
+        """Call `function` for a button; show a sync failure as a user error."""
+        if not self._is_crm():
+            raise UserError(_("Backend %(name)s is not a CRM.", name=self.display_name))
+        try:
+            return function(*args, **kwargs)
+        except IntegrationError as error:
+            raise UserError(
+                _(
+                    "%(backend)s: %(error)s What was stored before the failure is "
+                    "kept; try again once the cause is fixed.",
+                    backend=self.display_name,
+                    error=error,
+                )
+            ) from error

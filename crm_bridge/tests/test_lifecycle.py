@@ -1,5 +1,6 @@
 """Deletions, restores, pipelines, rejected pushes and failed polls."""
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import CrmEmulatorCase, hubspot_contact, now_ms
@@ -147,3 +148,10 @@ class TestLifecycle(CrmEmulatorCase):
         self.assertEqual(flow.watermark, "2024-06-03T08:00:00.000")
         self.assertEqual(len(self.open_exceptions("crm_auth", backend)), 1)
         self.assertFalse(self.Job.search([("backend_id", "=", backend.id)]))
+
+    def test_sync_now_failure_shown_to_user(self):
+        self.hs.faults.status(400, times=1, path="/crm/v3/objects/companies/search")
+        with self.assertRaises(UserError) as raised:
+            self.hubspot.action_crm_sync_now()
+        self.assertIn("HubSpot test", str(raised.exception))
+        self.assertIn("400", str(raised.exception))

@@ -216,7 +216,7 @@ class IntegrationBackend(models.Model):
         return self.crm_owner_billing if group == "billing" else self.crm_owner_names
 
     def action_crm_sync_now(self):
-        """Poll every enabled CRM object of this backend now, then run the queue."""
+        """Poll every enabled CRM object of this backend now and wake the queue."""
         for backend in self:
             backend._crm_call_for_user(backend._crm_poll, force=True)
         self.env["integration.sync.job"]._wake_worker()

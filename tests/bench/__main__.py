@@ -23,7 +23,14 @@ BENCHMARKS = {
         data_dir=args.data_dir,
     ),
     "import": lambda registry, args: psa_import.measure(
-        registry, args.db, args.addons_path, args.import_sizes
+        registry,
+        args.db,
+        args.addons_path,
+        {
+            "rounds": args.import_rounds,
+            "round_size": args.import_round_size,
+            "memory_size": args.import_memory_size,
+        },
     ),
 }
 
@@ -44,10 +51,16 @@ def parse_args(argv):
         "--webhook-batches", type=int, default=100, help="HubSpot batches per round"
     )
     parser.add_argument(
-        "--import-sizes",
-        type=lambda text: [int(size) for size in text.split(",")],
-        default=[5000, 20000],
-        help="time entries to import, comma-separated; ratios use the largest",
+        "--import-rounds", type=int, default=4, help="import rounds for the ratios"
+    )
+    parser.add_argument(
+        "--import-round-size", type=int, default=5000, help="time entries per round"
+    )
+    parser.add_argument(
+        "--import-memory-size",
+        type=int,
+        default=20000,
+        help="time entries of the extra import whose peak memory is reported",
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args(argv)

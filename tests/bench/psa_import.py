@@ -15,13 +15,18 @@ processes, in transactions of the same 2000 lines:
 
 The pull's deletion sweep (listing recent entries again to find ones
 deleted in the PSA) is switched off, because neither baseline does one.
-The peak memory of the import process is reported for each size.
+The import runs in rounds, one slice of the firm's entries each, and each
+round runs both baselines on its own timesheets right after the import, so
+load from other processes on the machine weighs on all three; the ratios
+are the medians of the rounds. The peak memory of the import process is
+reported for the first round and for one larger import.
 """
 
 import csv
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,19 +76,20 @@ class Target:
     addons_path: str
 
 
-class FirmSubset:
-    """The fake firm with only its first `limit` time entries of each PSA."""
+class FirmSlice:
+    """The fake firm with only entries `start` to `stop` (excluded) of each PSA."""
 
-    def __init__(self, firm, limit):
+    def __init__(self, firm, start, stop):
         self._firm = firm
-        self._limit = limit
+        self._start = start
+        self._stop = stop
 
     def __getattr__(self, name):
         return getattr(self._firm, name)
 
     def time_entries(self, psa=None):
-        """Yield the first `limit` entries the firm has for `psa`."""
-        return itertools.islice(self._firm.time_entries(psa), self._limit)
+        """Yield the firm's entries of `psa` from `start` to `stop`."""
+        return itertools.islice(self._firm.time_entries(psa), self._start, self._stop)
 
 
 # ---------------------------------------------------------------------------
@@ -237,19 +243,19 @@ def run_step(step, target, path):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def measure_import(target, firm, size, workdir):
-    """Import the first `size` entries; return (import result, backend id)."""
-    store = load_firm(FirmSubset(firm, size))
+def measure_import(target, firm, start, stop, workdir):
+    """Import entries `start` to `stop`; return (import result, backend id)."""
+    store = load_firm(FirmSlice(firm, start, stop))
     emulator = make_harvest_server(store).start()
     try:
-        backend_id = create_backend(target.registry, emulator, size)
-        path = os.path.join(workdir, f"backend-{size}.json")
+        backend_id = create_backend(target.registry, emulator, f"{start}-{stop}")
+        path = os.path.join(workdir, f"backend-{start}-{stop}.json")
         with open(path, "w", encoding="utf-8") as handle:
             json.dump({"backend_id": backend_id}, handle)
         result = run_step("import", target, path)
     finally:
         emulator.stop()
-    result["entries"] = size
+    result["entries"] = result["details"]["read"]
     return result, backend_id
 
 
@@ -274,59 +280,82 @@ def measure_baselines(target, values, project_ids, workdir):
     return results
 
 
-def measure(registry, database, addons_path, sizes, seed=1234):
-    """Return the import figures; ratios are measured at the largest size."""
+def measure_round(target, firm, master, entries, workdir):
+    """Import a (start, stop) slice of entries, then write its timesheets twice."""
+    imported, backend_id = measure_import(target, firm, *entries, workdir)
+    try:
+        line_ids = imported_line_ids(target.registry, backend_id)
+        values = line_values(target.registry, line_ids)
+        baselines = measure_baselines(target, values, master["projects"], workdir)
+    finally:
+        delete_backend(target.registry, backend_id)
+    return {"import": imported, **baselines}
+
+
+def measure_memory(target, firm, size, workdir):
+    """Import the first `size` entries alone; return the import's result."""
+    imported, backend_id = measure_import(target, firm, 0, size, workdir)
+    delete_backend(target.registry, backend_id)
+    return imported
+
+
+def measure(registry, database, addons_path, options, seed=1234):
+    """Return the import figures.
+
+    `options`: rounds and round_size (the ratios: one slice of the firm's
+    entries per round, the import and both baselines on each, the median
+    of the rounds' ratios) and memory_size (one more import of that many
+    entries, for the second memory figure).
+    """
     target = Target(registry, database, addons_path)
     firm = build_firm("large", seed)
     master = create_master_data(registry, firm)
-    imports = {}
+    size = options["round_size"]
     with tempfile.TemporaryDirectory(prefix="bench-import-") as workdir:
         try:
-            imports, baselines = measure_sizes(target, firm, master, sizes, workdir)
+            rounds = [
+                measure_round(target, firm, master, (n * size, (n + 1) * size), workdir)
+                for n in range(options["rounds"])
+            ]
+            memory = measure_memory(target, firm, options["memory_size"], workdir)
         finally:
             delete_master_data(registry, master)
-    return summarize(imports, baselines, firm.count_time_entries(PSA))
+    return summarize(rounds, memory, firm.count_time_entries(PSA))
 
 
-def measure_sizes(target, firm, master, sizes, workdir):
-    """Import each size in turn; run the baselines on the largest import's lines."""
-    imports, baselines = {}, {}
-    for size in sorted(sizes):
-        result, backend_id = measure_import(target, firm, size, workdir)
-        imports[size] = result
-        try:
-            if size == max(sizes):
-                line_ids = imported_line_ids(target.registry, backend_id)
-                values = line_values(target.registry, line_ids)
-                baselines = measure_baselines(
-                    target, values, master["projects"], workdir
-                )
-        finally:
-            delete_backend(target.registry, backend_id)
-    return imports, baselines
+def rate(result):
+    return result["lines"] / result["seconds"]
 
 
-def summarize(imports, baselines, available):
-    largest = imports[max(imports)]
-    import_rate = largest["lines"] / largest["seconds"]
-    create_rate = baselines["create"]["lines"] / baselines["create"]["seconds"]
-    load_rate = baselines["load"]["lines"] / baselines["load"]["seconds"]
+def summarize(rounds, memory, available):
+    """Turn the rounds and the memory run into the printed figures."""
+    imports = [one["import"] for one in rounds]
+    seconds = sum(result["seconds"] for result in imports)
     absolute = {
         "import_entries_available": available,
-        "import_entries_read": largest["entries"],
-        "import_lines_created": largest["lines"],
-        "import_lines_per_s": import_rate,
-        "import_entries_per_s": largest["entries"] / largest["seconds"],
-        "orm_batch_lines_per_s": create_rate,
-        "native_import_lines_per_s": load_rate,
+        "import_rounds": len(rounds),
+        "import_entries_read": sum(result["entries"] for result in imports),
+        "import_lines_created": sum(result["lines"] for result in imports),
+        "import_lines_per_s": sum(result["lines"] for result in imports) / seconds,
+        "orm_batch_lines_per_s": statistics.median(
+            rate(one["create"]) for one in rounds
+        ),
+        "native_import_lines_per_s": statistics.median(
+            rate(one["load"]) for one in rounds
+        ),
     }
-    for size, result in sorted(imports.items()):
-        absolute[f"import_peak_rss_mib_at_{size}"] = result["peak_rss_mib"]
+    for result in (imports[0], memory):
+        size = result["entries"]
         absolute[f"import_rss_before_mib_at_{size}"] = result["rss_before_mib"]
+        absolute[f"import_peak_rss_mib_at_{size}"] = result["peak_rss_mib"]
     return {
         "ratios": {
-            "import_vs_orm_batch": import_rate / create_rate,
-            "import_vs_native_import": import_rate / load_rate,
+            "import_vs_orm_batch": statistics.median(
+                rate(one["import"]) / rate(one["create"]) for one in rounds
+            ),
+            "import_vs_native_import": statistics.median(
+                rate(one["import"]) / rate(one["load"]) for one in rounds
+            ),
         },
         "absolute": absolute,
     }

@@ -45,9 +45,11 @@ class Demo:
         self.notes.append(text)
 
     def store(self, kind):
+        """Return the data store of the emulator of `kind`."""
         return getattr(self.emulators, kind).store
 
     def webhook_url(self, kind):
+        """Return the URL of Odoo's webhook route for the backend of `kind`."""
         route = "psa" if kind in PSA_KINDS else kind
         return f"{self.url}/integration/webhook/{route}/{self.backends[kind]}"
 

@@ -62,24 +62,27 @@ def _send_salesforce_changes(demo):
     demo.deliver_outbound(sender, notifications)
 
 
+def _partners_mapped(demo, external_models):
+    """Return how many partners are mapped to CRM records of these types."""
+    return demo.odoo.count(
+        "integration.external.id",
+        [
+            ("backend_id", "in", [demo.backends[kind] for kind in CRM_KINDS]),
+            ("res_model", "=", "res.partner"),
+            ("external_model", "in", external_models),
+        ],
+    )
+
+
 def count_master_data(demo):
+    """Return the partners mapped, matched and the jobs of each intake."""
     odoo = demo.odoo
-    crm_backends = [demo.backends[kind] for kind in CRM_KINDS]
-
-    def mapped(models):
-        return odoo.count(
-            "integration.external.id",
-            [
-                ("backend_id", "in", crm_backends),
-                ("res_model", "=", "res.partner"),
-                ("external_model", "in", models),
-            ],
-        )
-
+    companies = _partners_mapped(demo, ["companies", "Account"])
+    contacts = _partners_mapped(demo, ["contacts", "Contact"])
     return {
-        "partners_from_crm": mapped(["companies", "Account", "contacts", "Contact"]),
-        "companies_mapped": mapped(["companies", "Account"]),
-        "contacts_mapped": mapped(["contacts", "Contact"]),
+        "partners_from_crm": companies + contacts,
+        "companies_mapped": companies,
+        "contacts_mapped": contacts,
         "existing_partners_matched": odoo.count(
             "integration.external.id",
             [
@@ -203,6 +206,7 @@ def _first_open_deal(demo, crm):
 
 
 def count_deals(demo):
+    """Return the deals mapped, orders, customers and projects in Odoo and PSAs."""
     odoo = demo.odoo
     orders = odoo.read("sale.order", [("state", "=", "sale")], ["partner_id"])
     return {

@@ -66,18 +66,23 @@ class OdooClient:
             raise
 
     def count(self, model, domain=None):
+        """Return the number of `model` records matching `domain`."""
         return self.call(model, "search_count", domain or [])
 
     def search(self, model, domain, **kwargs):
+        """Return the ids of `model` records matching `domain`."""
         return self.call(model, "search", domain, **kwargs)
 
     def read(self, model, domain, fields, **kwargs):
+        """Return `fields` of the `model` records matching `domain`."""
         return self.call(model, "search_read", domain, fields, **kwargs)
 
     def create(self, model, values, **kwargs):
+        """Create one record (or one per dict of a list); return the id(s)."""
         return self.call(model, "create", values, **kwargs)
 
     def write(self, model, ids, values):
+        """Write `values` on the `model` records `ids`."""
         return self.call(model, "write", ids, values)
 
     def grouped_count(self, model, field, domain=None):
@@ -266,6 +271,7 @@ def run_steps(demo, steps):
 
 
 def parse_args():
+    """Return the command-line arguments that demo.sh passes."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
     parser.add_argument("--port", type=int, default=8069)
@@ -282,47 +288,56 @@ def stop_on_terminate(_signum, _frame):
     raise KeyboardInterrupt
 
 
+def run_cycle(args, emulators, url, started):
+    """Run every step against the started server; write and print the summary."""
+    import demo_steps  # noqa: PLC0415 - sits beside this script
+
+    odoo = OdooClient(url, args.db)
+    demo = demo_steps.Demo(odoo, emulators, url, wait=lambda: wait_for_queue(odoo))
+    run_steps(demo, demo_steps.STEPS)
+    summary = demo_steps.summarize(demo)
+    summary["queue"] = queue_counts(demo.odoo)
+    summary["cycle_seconds"] = round(time.monotonic() - started, 1)
+    if os.environ.get("DEMO_STARTED_AT"):
+        total = time.time() - float(os.environ["DEMO_STARTED_AT"])
+        summary["total_seconds_with_install"] = round(total, 1)
+    Path(args.summary).write_text(json.dumps(summary, indent=2, default=str))
+    print_summary(summary, url)
+    print(f"\nThe summary is also in {args.summary}.")
+
+
+def stop(server, emulators):
+    """Stop Odoo (killing it after 30 s) and the emulators."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    emulators.stop()
+
+
 def main():
+    """Start the emulators and Odoo, run the cycle, then serve unless told not to."""
     args = parse_args()
     # A shell that starts this script in the background ignores Ctrl+C for
     # it; restore the default so Ctrl+C and SIGTERM stop Odoo and emulators.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_terminate)
-    import demo_steps  # noqa: PLC0415 - sits beside this script
-
     started = time.monotonic()
     print("==> Starting the emulators with the demo firm, working until today")
     firm = build_firm("demo", args.seed, end=date.today())
     emulators = start_emulators(size="demo", seed=args.seed, firm=firm)
     print("==> Starting Odoo with two workers and a cron worker on port", args.port)
     server = start_odoo(args)
-    url = f"http://127.0.0.1:{args.port}"
     try:
-        odoo = OdooClient(url, args.db)
-        demo = demo_steps.Demo(odoo, emulators, url, wait=lambda: wait_for_queue(odoo))
-        run_steps(demo, demo_steps.STEPS)
-        summary = demo_steps.summarize(demo)
-        summary["queue"] = queue_counts(demo.odoo)
-        summary["cycle_seconds"] = round(time.monotonic() - started, 1)
-        if os.environ.get("DEMO_STARTED_AT"):
-            total = time.time() - float(os.environ["DEMO_STARTED_AT"])
-            summary["total_seconds_with_install"] = round(total, 1)
-        Path(args.summary).write_text(json.dumps(summary, indent=2, default=str))
-        print_summary(summary, url)
-        print(f"\nThe summary is also in {args.summary}.")
-        if os.environ.get("DEMO_SERVE", "1") == "0":
-            return 0
-        print("\nOdoo keeps serving; press Ctrl+C to stop.")
-        server.wait()
+        run_cycle(args, emulators, f"http://127.0.0.1:{args.port}", started)
+        if os.environ.get("DEMO_SERVE", "1") != "0":
+            print("\nOdoo keeps serving; press Ctrl+C to stop.")
+            server.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        emulators.stop()
+        stop(server, emulators)
     return 0
 
 

@@ -81,6 +81,7 @@ def _time_pull_in_progress(demo):
 
 
 def count_delivery(demo):
+    """Return the timesheets, hours and expenses imported, and the exceptions."""
     odoo = demo.odoo
     timesheets = odoo.read(
         "account.analytic.line", [("project_id", "!=", False)], ["unit_amount"]
@@ -225,6 +226,7 @@ def _invoiced_entry_ids(demo, kind):
 
 
 def count_billing(demo):
+    """Return the runs posted, invoices, accruals and late-edit exceptions."""
     odoo = demo.odoo
     return {
         "billing_runs_posted": odoo.count("billing.run", [("state", "=", "posted")]),
@@ -306,6 +308,7 @@ def crm_deal_statuses(demo):
 
 
 def count_money(demo):
+    """Return the payments, paid invoices and the statuses the CRMs now show."""
     odoo = demo.odoo
     statuses = crm_deal_statuses(demo)
     return {

@@ -388,6 +388,7 @@ def _prepare_hubspot(demo):
 
 
 def count_configuration(demo):
+    """Return the backends, employees, products and deal stages set up."""
     odoo = demo.odoo
     return {
         "backends": odoo.count("integration.backend"),

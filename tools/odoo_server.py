@@ -27,6 +27,7 @@ def wait_for_parent_exit():
 
 
 def main():
+    """Start Odoo, or wait quietly when its websocket server cannot start."""
     websocket_server = len(sys.argv) > 1 and sys.argv[1] == "gevent"
     try:
         import odoo  # noqa: PLC0415 - gevent patches the library while it loads

@@ -126,6 +126,7 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
 
     def close(self):
+        """Close the DevTools connection, stop Chromium, remove its profile."""
         self.socket.close()
         self.process.terminate()
         self.process.wait(timeout=10)
@@ -133,6 +134,7 @@ class Browser:
 
 
 def main():
+    """Log in, then save a PNG of each page of PAGES."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8069")
     parser.add_argument("--db", default="integration_demo")

@@ -114,7 +114,9 @@ def test_backlog_drains_after_emulator_outage(registry, backend, harvest, server
         "the jobs were not tried while the emulator was down"
     )
     time.sleep(OUTAGE_SECONDS)
-    assert job_states(registry, job_ids) == {"pending": JOBS}
+    # The worker keeps retrying during the outage, so some jobs may be
+    # running; none can have finished, failed or died.
+    assert set(job_states(registry, job_ids)) <= {"pending", "running"}
 
     harvest.append(EmulatorServer(app, "harvest", port=port).start())
     back_at = time.monotonic()

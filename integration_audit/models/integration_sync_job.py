@@ -437,23 +437,51 @@ class IntegrationSyncJob(models.Model):
 
     @api.model
     def _run_claimed_job(self, job_id, token):
-        """Run one claimed job in its own transaction; return 1 if it ran."""
+        """Run one claimed job in its own transaction; return 1 if it ran.
+
+        When the transaction cannot commit (a serialization failure while
+        the outcome is recorded), the claim is released so the job runs
+        again soon, instead of waiting in `running` for the lease to end.
+        """
+        try:
+            with self.env.registry.cursor() as cr:
+                cr.execute(
+                    "SELECT id FROM integration_sync_job WHERE id = %s"
+                    " AND claim_token = %s AND state = 'running' FOR NO KEY UPDATE",
+                    [job_id, token],
+                )
+                if not cr.fetchone():
+                    return 0
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                job = env["integration.sync.job"].browse(job_id)
+                company = job.company_id
+                job = job.with_company(company).with_context(
+                    allowed_company_ids=company.ids
+                )
+                job._execute()
+        except TRANSIENT_DB_ERRORS as error:
+            _logger.warning(
+                "Sync job %s could not record its outcome and is queued again: %s",
+                job_id,
+                error,
+            )
+            self._release_claim(job_id, token, f"{type(error).__name__}: {error}")
+            return 0
+        return 1
+
+    @api.model
+    def _release_claim(self, job_id, token, message):
+        """Put a claimed job back in the queue after its transaction failed."""
         with self.env.registry.cursor() as cr:
             cr.execute(
-                "SELECT id FROM integration_sync_job WHERE id = %s AND claim_token = %s"
-                " AND state = 'running' FOR NO KEY UPDATE",
-                [job_id, token],
+                """
+                UPDATE integration_sync_job
+                   SET state = 'pending', claim_token = NULL,
+                       next_attempt_at = %s, last_error = %s
+                 WHERE id = %s AND claim_token = %s
+                """,
+                [fields.Datetime.now() + timedelta(seconds=5), message, job_id, token],
             )
-            if not cr.fetchone():
-                return 0
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            job = env["integration.sync.job"].browse(job_id)
-            company = job.company_id
-            job = job.with_company(company).with_context(
-                allowed_company_ids=company.ids
-            )
-            job._execute()
-        return 1
 
     def _execute(self):
         """Call the flow's handler in a savepoint and record the outcome."""

@@ -2,8 +2,8 @@
 
 Sales reps change records in HubSpot and Salesforce, whose webhooks bring
 them in; the poll cron brings the rest. Won deals become confirmed orders
-and projects; the projects are mapped to those the firm already runs in the
-PSAs, and deals won during the demo get their project created in Harvest.
+and projects, which are mapped to those the firm already runs in the PSAs.
+A deal won during the demo gets its project created in Harvest.
 """
 
 from demo_context import (

@@ -1,10 +1,11 @@
 """Step 1 of the demo: the firm's company, people, products and backends.
 
-The company bills in EUR with a rate each month; the consultants are
-employees but one; the products carry the SKUs of the CRM line items and
-the PSAs' expense categories; six partners exist before going live, and
-one client twice. Each backend points at its emulator with the emulator's
-test credentials and a webhook secret; the PSA flows start switched off.
+The company bills in EUR with a rate each month, and all consultants but
+one are employees. The products carry the SKUs of the CRM line items and
+the PSAs' expense categories. Before going live, Odoo has partners for
+six clients and one more client twice. Each backend points at its
+emulator with the emulator's test credentials and a webhook secret; the
+PSA flows start switched off.
 """
 
 import secrets

@@ -125,7 +125,9 @@ class Demo:
         except Exception as error:  # noqa: BLE001 - reported in the summary
             self.note(f"Scheduled action {xml_id} failed: {_first_line(error)}")
             return False
-        if not found:
+        if found is None:
+            self.note(f"Scheduled action {xml_id} stayed busy; it was not run now.")
+        elif not found:
             self.note(f"Scheduled action {xml_id} does not exist.")
         return found
 

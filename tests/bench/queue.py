@@ -13,18 +13,11 @@ import time
 
 from odoo import fields
 
+from .committed import create_backend, delete_backend_data
 from .context import superuser_env
 
 FLOW = "test.noop"
 WARMUP_JOBS = 50
-
-
-def create_backend(registry):
-    with superuser_env(registry) as env:
-        backend = env["integration.backend"].create(
-            {"name": "Benchmark queue", "kind": "harvest"}
-        )
-        return backend.id
 
 
 def enqueue_noop_jobs(registry, backend_id, prefix, count):
@@ -57,21 +50,6 @@ def run_bare_writes(registry, job_ids):
     return time.perf_counter() - started
 
 
-def delete_backend(registry, backend_id):
-    with superuser_env(registry) as env:
-        cr = env.cr
-        cr.execute(
-            "DELETE FROM integration_audit_log WHERE backend_id = %s", [backend_id]
-        )
-        cr.execute(
-            "DELETE FROM integration_exception WHERE backend_id = %s", [backend_id]
-        )
-        cr.execute(
-            "DELETE FROM integration_sync_job WHERE backend_id = %s", [backend_id]
-        )
-        cr.execute("DELETE FROM integration_backend WHERE id = %s", [backend_id])
-
-
 def measure_round(registry, backend_id, name, count):
     """Run `count` noop jobs, then `count` bare writes; return both durations."""
     job_ids = enqueue_noop_jobs(registry, backend_id, name, count)
@@ -88,7 +66,7 @@ def measure(registry, count=2000, rounds=4):
     rounds' ratios, so a burst of load from other processes on the machine
     weighs on both sides instead of on one.
     """
-    backend_id = create_backend(registry)
+    backend_id = create_backend(registry, name="Benchmark queue", kind="harvest")
     try:
         measure_round(registry, backend_id, "warmup", WARMUP_JOBS)
         timings = [
@@ -96,7 +74,7 @@ def measure(registry, count=2000, rounds=4):
             for number in range(rounds)
         ]
     finally:
-        delete_backend(registry, backend_id)
+        delete_backend_data(registry, backend_id)
 
     ratios = sorted(bare / queue for queue, bare in timings)
     jobs = rounds * (count // rounds)

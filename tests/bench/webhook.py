@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 
+from .committed import delete_backend_data
 from .context import superuser_env
 from .load import PreparedRequest, run_load
 from .servers import OdooServer
@@ -90,16 +91,9 @@ def stored_events(registry, backend_id):
 
 
 def cleanup(registry, backend_id):
+    delete_backend_data(registry, backend_id)
     with superuser_env(registry) as env:
-        cr = env.cr
-        cr.execute(
-            "DELETE FROM integration_audit_log WHERE backend_id = %s", [backend_id]
-        )
-        cr.execute(
-            "DELETE FROM integration_sync_job WHERE backend_id = %s", [backend_id]
-        )
-        cr.execute("DELETE FROM integration_backend WHERE id = %s", [backend_id])
-        cr.execute("DELETE FROM integration_test_ping")
+        env.cr.execute("DELETE FROM integration_test_ping")
 
 
 def check_all_ok(result, label):

@@ -19,6 +19,7 @@ Nothing here reads the database; the controller stores what these return.
 """
 
 import json
+import math
 from datetime import UTC, datetime
 
 MAX_ID_LENGTH = 255
@@ -29,11 +30,49 @@ class MalformedEvent(ValueError):
 
 
 def load_json(body):
-    """Parse a raw JSON body, raising `MalformedEvent` when it is not JSON."""
+    """Parse a raw JSON body, raising `MalformedEvent` when it is not JSON.
+
+    Values PostgreSQL cannot store in a jsonb payload are rejected too: NaN
+    and infinite numbers, NUL characters and lone UTF-16 surrogates.
+    """
     try:
-        return json.loads(body)
+        value = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedEvent(f"The body is not valid JSON: {error}") from None
+    _check_storable(value)
+    return value
+
+
+def _reject_constant(name):
+    raise MalformedEvent(f"{name} is not a JSON number")
+
+
+def _check_storable(value):
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise MalformedEvent("The body contains a number too large to store.")
+        elif isinstance(item, str):
+            _check_storable_text(item)
+
+
+def _check_storable_text(text):
+    if "\x00" in text:
+        raise MalformedEvent(
+            "The body contains a NUL character, which cannot be stored."
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedEvent(
+            "The body contains a lone UTF-16 surrogate, which is not valid Unicode."
+        ) from None
 
 
 def _event_id(value, name):

@@ -239,11 +239,25 @@ class BillingRun(models.Model):
         """Record the checkpoints as issues; validate unless one blocks the run."""
         for run in self:
             run._check_state("draft", "validated")
+            waived = {
+                issue._waiver_key(): issue.waived_by_id
+                for issue in run.issue_ids
+                if issue.waived
+            }
             run.issue_ids.unlink()
             self.env["billing.correction"]._collect_from_exceptions(run.company_id)
-            self.env["billing.run.issue"].create(RunCheckpoints(run).collect())
+            issues = self.env["billing.run.issue"].create(RunCheckpoints(run).collect())
+            # A waiver holds for the same finding when validation runs again.
+            for issue in issues:
+                approver = waived.get(issue._waiver_key())
+                if approver is not None:
+                    issue.write({"waived": True, "waived_by_id": approver.id})
             blocking = run.issue_ids.filtered(
-                lambda issue: issue.severity == "blocking" and not issue.order_id
+                lambda issue: (
+                    issue.severity == "blocking"
+                    and not issue.order_id
+                    and not issue.waived
+                )
             )
             if blocking:
                 run.message_post(

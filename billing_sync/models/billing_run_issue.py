@@ -44,6 +44,18 @@ class BillingRunIssue(models.Model):
     )
     waived_by_id = fields.Many2one("res.users", readonly=True)
 
+    def _waiver_key(self):
+        """Return what identifies the same finding across validations."""
+        self.ensure_one()
+        return (
+            self.code,
+            self.order_id.id,
+            self.partner_id.id,
+            self.project_id.id,
+            self.res_model or False,
+            self.res_id or False,
+        )
+
     def action_waive(self):
         """Accept issues so they no longer block; billing approvers only."""
         self.run_id._check_approver()

@@ -204,6 +204,35 @@ class TestBillingRun(BillingCase):
         self.assertEqual(run.state, "validated")
         self.assertEqual(run.blocking_issue_count, 0)
 
+    def test_waiver_survives_validation(self):
+        backend = (
+            self.env["integration.backend"]
+            .sudo()
+            .create(
+                {"name": "Harvest", "kind": "harvest", "base_url": "http://127.0.0.1:9"}
+            )
+        )
+        self.env["integration.exception"].sudo().create(
+            {
+                "name": "Unknown employee 43",
+                "category": "other",
+                "backend_id": backend.id,
+            }
+        )
+        run = self._run()
+        run.action_validate()
+        self.assertEqual(run.state, "draft")
+        issue = run.issue_ids.filtered(lambda i: i.code == "psa_exception")
+        self.assertEqual(issue.severity, "blocking")
+
+        issue.action_waive()
+        run.action_validate()
+
+        kept = run.issue_ids.filtered(lambda i: i.code == "psa_exception")
+        self.assertTrue(kept.waived)
+        self.assertEqual(kept.waived_by_id, self.env.user)
+        self.assertEqual(run.state, "validated")
+
     def test_open_psa_exception_blocks_run(self):
         backend = (
             self.env["integration.backend"]

@@ -466,7 +466,7 @@ class IntegrationController(http.Controller):
 
     def _audit_accepted(self, backend, sender, body, stored, started):
         single = stored.jobs if len(stored.jobs) == 1 else None
-        # A redelivery that stores nothing new is told apart in the audit log.
+        # A redelivery that stores nothing new is marked as such in the audit log.
         outcome = "duplicate" if stored.duplicates and not stored.new else "ok"
         backend.env["integration.audit.log"]._record(
             backend,
@@ -526,9 +526,9 @@ class IntegrationController(http.Controller):
                 "Request to %s rejected with HTTP %s: %s", path, status, reason
             )
         elif isinstance(error, MissingKeyError):
-            _logger.error("Request to %s answered 503: %s", path, error)
+            _logger.error("Request to %s responded 503: %s", path, error)
         elif status == 503:
-            _logger.warning("Request to %s answered 503: %s", path, error)
+            _logger.warning("Request to %s responded 503: %s", path, error)
         else:
             _logger.error(
                 "Request to %s failed with HTTP %s", path, status, exc_info=error
@@ -536,7 +536,7 @@ class IntegrationController(http.Controller):
 
     def _unavailable(self):
         _logger.warning(
-            "Request to %s answered 503: no database", request.httprequest.path
+            "Request to %s responded 503: no database", request.httprequest.path
         )
         return _json_response(
             503,

@@ -2,11 +2,11 @@
 
 A job is stored (idempotently, by its key) before anything acknowledges the
 event that caused it. The worker claims due jobs with `FOR UPDATE SKIP
-LOCKED` and commits the claim, then runs each job in a transaction of its
-own while holding the job's row lock, so any number of workers on any
-number of servers can share the queue without a job running twice. A
-worker that dies mid-job leaves the job `running` and unlocked; the next
-worker puts it back in the queue.
+LOCKED` and commits the claim. It then runs each job in a transaction of
+its own while holding the job's row lock. Any number of workers on any
+number of servers can therefore share the queue without a job running
+twice. A worker that dies mid-job leaves the job `running` and unlocked, and
+a later worker puts it back in the queue once the claim's lease has ended.
 """
 
 import logging
@@ -34,7 +34,8 @@ JOB_STATES = [
     ("dead", "Dead"),
 ]
 
-# Database errors that say "try again": a concurrent transaction won a race.
+# Database errors raised when a concurrent transaction won a race; a retry
+# from a fresh snapshot is expected to succeed.
 TRANSIENT_DB_ERRORS = (
     psycopg2.errors.SerializationFailure,
     psycopg2.errors.DeadlockDetected,
@@ -399,8 +400,8 @@ class IntegrationSyncJob(models.Model):
         """Return jobs orphaned in `running` by a dead worker to the queue.
 
         A live worker holds the row lock of the job it runs, so SKIP LOCKED
-        leaves those alone; the lease spares jobs claimed but still waiting
-        in a live worker's batch.
+        leaves those jobs alone. The lease spares jobs that are claimed but
+        still waiting in a live worker's batch.
         """
         try:
             with mute_logger("odoo.sql_db"), self.env.registry.cursor() as cr:

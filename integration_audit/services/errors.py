@@ -1,15 +1,15 @@
 """The two kinds of failure a sync job can end in.
 
 The queue worker reads the class of the exception a handler raises to decide
-what happens next: a `RetryableError` puts the job back in the queue with a
-backoff, a `BusinessError` stops it and opens an `integration.exception` for
+what happens next. A `RetryableError` puts the job back in the queue with a
+backoff. A `BusinessError` stops it and opens an `integration.exception` for
 a person to decide on. Anything else is treated as retryable until the
 backend's maximum number of attempts, then the job is dead.
 """
 
 
 class IntegrationError(Exception):
-    """Base class of the errors the queue worker knows how to classify."""
+    """Base class of the errors the queue worker classifies by type."""
 
 
 class RetryableError(IntegrationError):
@@ -46,8 +46,7 @@ class StaleChangeError(IntegrationError):
 class RemoteRejectedError(BusinessError):
     """The external system rejected a request with a 4xx other than 401/429.
 
-    `status_code` and `body` are the answer as received (credentials are
-    never echoed back by the systems the suite talks to).
+    `status_code` and `body` are the response as received.
     """
 
     def __init__(

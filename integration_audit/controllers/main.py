@@ -451,17 +451,17 @@ class IntegrationController(http.Controller):
         """Store one job per event; return what was new and what was known.
 
         A key that a concurrent delivery committed after this transaction's
-        snapshot is skipped by `_enqueue_many` and counted as known here.
+        snapshot is skipped by `_enqueue_new` and counted as known here. The
+        jobs are the new ones, or the stored one of a single known event.
         """
         Job = backend.env["integration.sync.job"]
         keys = {values["idempotency_key"] for values in job_values}
-        known = set(
-            Job.search(
+        jobs = Job._enqueue_new(backend, job_values)
+        new = len(jobs)
+        if len(keys) == 1 and not jobs:
+            jobs = Job.search(
                 [("backend_id", "=", backend.id), ("idempotency_key", "in", list(keys))]
-            ).mapped("idempotency_key")
-        )
-        jobs = Job._enqueue_many(backend, job_values)
-        new = len(jobs.filtered(lambda job: job.idempotency_key not in known))
+            )
         return StoredEvents(jobs, new, len(keys) - new)
 
     def _audit_accepted(self, backend, sender, body, stored, started):

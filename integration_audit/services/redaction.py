@@ -22,6 +22,21 @@ SECRET_ELEMENT_PATTERN = re.compile(
     r"(<(?:[\w-]+:)?(SessionId|sessionId|Password|password|access_token|"
     r"client_secret)\b[^>]*>)[^<]*(</(?:[\w-]+:)?\2>)"
 )
+# Every match of the patterns above contains one of these; a text without
+# any of them (or a \u escape that could spell one) has nothing to redact.
+CREDENTIAL_HINTS = (
+    "pass",
+    "secret",
+    "token",
+    "authorization",
+    "api",
+    "signature",
+    "private",
+    "session",
+    "cookie",
+    "assertion",
+    "\\u",
+)
 REDACTED = "[redacted]"
 DEFAULT_MAX_CHARS = 64 * 1024
 
@@ -43,6 +58,10 @@ def redact(value):
 def redact_text(text):
     """Redact a raw body: JSON bodies key by key, anything else by pattern."""
     if not text:
+        return text
+    lowered = text.lower()
+    if not any(hint in lowered for hint in CREDENTIAL_HINTS):
+        # Nothing that could name a credential, even escaped: kept as received.
         return text
     try:
         parsed = json.loads(text)

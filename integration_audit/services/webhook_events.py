@@ -35,16 +35,37 @@ def load_json(body):
     Values PostgreSQL cannot store in a jsonb payload are rejected too: NaN
     and infinite numbers, NUL characters and lone UTF-16 surrogates.
     """
+    raw = isinstance(body, bytes)
+    if raw:
+        # Strict UTF-8: json.loads would let encoded lone surrogates through.
+        try:
+            body = body.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise MalformedEvent(f"The body is not valid UTF-8: {error}") from None
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
+        value = json.loads(
+            body, parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except MalformedEvent:
+        raise
+    except ValueError as error:
         raise MalformedEvent(f"The body is not valid JSON: {error}") from None
-    _check_storable(value)
+    # JSON text cannot hold a raw NUL, and strict UTF-8 no lone surrogate,
+    # so in a body received as bytes only a \u escape can bring either.
+    if not raw or "\\u" in body:
+        _check_storable(value)
     return value
 
 
 def _reject_constant(name):
     raise MalformedEvent(f"{name} is not a JSON number")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedEvent("The body contains a number too large to store.")
+    return value
 
 
 def _check_storable(value):

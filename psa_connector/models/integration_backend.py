@@ -283,11 +283,16 @@ class IntegrationBackend(models.Model):
             task=line.task_id.name or line.project_id.name,
             notes=line.name,
         )
+        # The hours a correction starts from: 0 for a deleted entry. An
+        # unapproved or non-billable entry gives none, so a person decides.
+        psa_hours = None
         if deleted or entry is None:
             change = _("deleted in the PSA")
+            psa_hours = 0.0
         elif values is None:
             change = _("no longer approved in the PSA (%s)", entry.approval_state)
         else:
+            psa_hours = entry.unit_amount if entry.billable else None
             change = _(
                 "changed in the PSA to %(date)s, %(hours).2f h, billable %(billable)s: "
                 "%(notes)s",
@@ -310,6 +315,7 @@ class IntegrationBackend(models.Model):
             category="timesheet_changed_after_invoicing",
             dedup_key=f"psa:{self.id}:timesheet_changed_after_invoicing:{external_id}",
             records=line,
+            psa_hours=psa_hours,
         )
 
     # ------------------------------------------------------------------

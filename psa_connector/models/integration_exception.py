@@ -37,6 +37,17 @@ class IntegrationException(models.Model):
         selection_add=PSA_CATEGORIES,
         ondelete={key: "set default" for key, _label in PSA_CATEGORIES},
     )
+    psa_hours = fields.Float(
+        string="Hours now in the PSA",
+        readonly=True,
+        help="What the PSA now records for an invoiced timesheet that changed. "
+        "A billing correction starts from it.",
+    )
+    psa_hours_known = fields.Boolean(
+        readonly=True,
+        help="Unset when the PSA gives no hours to bill, such as an entry no "
+        "longer approved: a person enters them.",
+    )
 
     @api.model
     def _impact_of(self, category):
@@ -55,18 +66,25 @@ class IntegrationException(models.Model):
         key = getattr(error, "dedup_key", None)
         if not key:
             return super()._open_from_error(job, error)
+        hours = getattr(error, "psa_hours", None)
+        figures = {"psa_hours": hours or 0.0, "psa_hours_known": hours is not None}
         existing = self.sudo().search(
             [("dedup_key", "=", key), ("state", "in", ("new", "in_progress"))], limit=1
         )
         if existing:
-            existing.write({"job_id": job.id, "description": str(error)})
+            existing.write({"job_id": job.id, "description": str(error), **figures})
             return existing
         exception = super()._open_from_error(job, error)
-        values = {"dedup_key": key}
+        values = {"dedup_key": key, **figures}
         if getattr(error, "candidate_model", None) and not exception.candidate_model:
             values["candidate_model"] = error.candidate_model
         exception.write(values)
         return exception
+
+    def _psa_corrected_hours(self):
+        """Return the hours the PSA now records for the held timesheet, or None."""
+        self.ensure_one()
+        return self.psa_hours if self.psa_hours_known else None
 
     # ------------------------------------------------------------------
     # Resolution

@@ -18,6 +18,9 @@ class PsaBusinessError(BusinessError):
 
     `dedup_key` groups the failures of one cause into one exception, and
     `candidate_model` is the model a person may link the PSA record to.
+    `psa_hours` is what the PSA now records for an invoiced timesheet that
+    changed (0 when the entry was deleted), or None when the PSA gives no
+    figure to bill, so the exception can keep it for the correction.
     """
 
     def __init__(
@@ -29,12 +32,14 @@ class PsaBusinessError(BusinessError):
         records=None,
         candidates=None,
         candidate_model=None,
+        psa_hours=None,
     ):
         super().__init__(
             message, category=category, records=records, candidates=candidates
         )
         self.dedup_key = dedup_key
         self.candidate_model = candidate_model
+        self.psa_hours = psa_hours
 
 
 def label(record):

@@ -203,6 +203,8 @@ class TestTimeImport(PsaCase):
         self.assertIn(invoice.name, exception.description)
         self.assertIn("1.50 h", exception.description)
         self.assertIn("4.00 h", exception.description)
+        self.assertTrue(exception.psa_hours_known)
+        self.assertEqual(exception.psa_hours, 4.0)
 
     def test_unapproval_of_invoiced_line_opens_exception(self):
         self.import_page(self.entry(560))
@@ -214,6 +216,7 @@ class TestTimeImport(PsaCase):
 
         self.assertTrue(self.lines_of(560))
         self.assertIn("no longer approved", exception.description)
+        self.assertFalse(exception.psa_hours_known)
 
     def test_deleted_entry_removes_line_unless_invoiced(self):
         self.import_page(self.entry(570), self.entry(571))
@@ -223,11 +226,11 @@ class TestTimeImport(PsaCase):
 
         self.order._create_invoices()
         importer.remove_entry("571")
+        exception = self.open_exceptions("timesheet_changed_after_invoicing")
         self.assertTrue(self.lines_of(571))
-        self.assertIn(
-            "deleted",
-            self.open_exceptions("timesheet_changed_after_invoicing").description,
-        )
+        self.assertIn("deleted", exception.description)
+        self.assertTrue(exception.psa_hours_known)
+        self.assertEqual(exception.psa_hours, 0.0)
 
     def test_older_change_is_skipped(self):
         self.import_page(self.entry(580, minutes=120, updated_at=datetime(2024, 6, 5)))

@@ -11,8 +11,11 @@ the timesheet and frees it, so the same run invoices it again.
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+# Fields a correction copies from its timesheet when the create values lack them.
+TIMESHEET_FIGURES = {"sale_line_id", "invoice_id", "invoiced_hours", "company_id"}
+
 CORRECTION_STATES = [
-    ("draft", "Needs hours"),
+    ("draft", "To approve"),
     ("pending", "Waiting for a run"),
     ("done", "Credited and rebilled"),
     ("cancelled", "Cancelled"),
@@ -48,6 +51,12 @@ class BillingCorrection(models.Model):
         readonly=True, help="Hours billed on the corrected invoice."
     )
     corrected_hours = fields.Float(tracking=True, help="Hours the PSA now records.")
+    difference_hours = fields.Float(
+        string="Difference",
+        compute="_compute_difference_hours",
+        help="Corrected hours minus invoiced hours: what the run bills again, "
+        "or credits when negative.",
+    )
     invoiced_quantity = fields.Float(
         compute="_compute_quantities", digits="Product Unit of Measure"
     )
@@ -66,6 +75,13 @@ class BillingCorrection(models.Model):
                 "%(invoice)s: %(timesheet)s",
                 invoice=correction.invoice_id.name or "-",
                 timesheet=correction.timesheet_id.display_name or "",
+            )
+
+    @api.depends("invoiced_hours", "corrected_hours")
+    def _compute_difference_hours(self):
+        for correction in self:
+            correction.difference_hours = (
+                correction.corrected_hours - correction.invoiced_hours
             )
 
     @api.depends("invoiced_hours", "corrected_hours", "sale_line_id.product_uom")
@@ -89,26 +105,36 @@ class BillingCorrection(models.Model):
     def create(self, vals_list):
         Timesheet = self.env["account.analytic.line"]
         for values in vals_list:
-            timesheet = Timesheet.browse(values["timesheet_id"])
-            values.setdefault("sale_line_id", timesheet.so_line.id)
-            values.setdefault("invoice_id", timesheet.timesheet_invoice_id.id)
-            values.setdefault("invoiced_hours", timesheet.unit_amount)
-            values.setdefault("company_id", timesheet.company_id.id)
+            missing = TIMESHEET_FIGURES - values.keys()
+            if missing:
+                timesheet = Timesheet.browse(values["timesheet_id"])
+                copied = self._values_from_timesheet(timesheet)
+                values.update({name: copied[name] for name in missing})
         return super().create(vals_list)
 
     def action_confirm(self):
-        """Confirm the corrected hours: the next run covering the order applies it."""
+        """Approve the corrected hours: the next run covering the order applies them.
+
+        The exception the correction came from asked for this decision, so
+        it is resolved by the person who approves.
+        """
         for correction in self:
             if correction.state != "draft":
                 raise UserError(
-                    _("Correction %s is already confirmed.", correction.name)
+                    _("Correction %s is already approved.", correction.name)
                 )
             correction.state = "pending"
+            correction._resolve_exception()
         return True
 
     def action_cancel(self):
-        """Drop a correction that no run applied yet."""
+        """Drop a correction that no run applied yet.
+
+        The exception an approved correction resolved opens again, since
+        its changed time is no longer handled.
+        """
         for correction in self:
+            approved = correction.state == "pending"
             if correction.state == "done":
                 raise UserError(
                     _(
@@ -118,7 +144,62 @@ class BillingCorrection(models.Model):
                     )
                 )
             correction.state = "cancelled"
+            if approved:
+                correction._reopen_exception()
         return True
+
+    @api.model
+    def _values_from_timesheet(self, timesheet):
+        """Return what a correction copies from the timesheet it corrects."""
+        return {
+            "timesheet_id": timesheet.id,
+            "sale_line_id": timesheet.so_line.id,
+            "invoice_id": timesheet.timesheet_invoice_id.id,
+            "invoiced_hours": timesheet.unit_amount,
+            "company_id": timesheet.company_id.id,
+        }
+
+    def _resolve_exception(self):
+        """Resolve the open exception of an approved correction, as its approver.
+
+        Only an approver who may write the exception (an Integrations
+        Manager) resolves it here. For anyone else it stays open until the
+        billing run that credits and rebills the time resolves it.
+        """
+        self.ensure_one()
+        exception = self.exception_id
+        if exception.state not in ("new", "in_progress"):
+            return
+        if not exception.has_access("write"):
+            return
+        exception.message_post(
+            body=_(
+                "%(user)s approved correction %(name)s: %(corrected).2f h instead of "
+                "%(invoiced).2f h invoiced. The next billing run that covers the "
+                "order credits and rebills it.",
+                user=self.env.user.name,
+                name=self.name,
+                corrected=self.corrected_hours,
+                invoiced=self.invoiced_hours,
+            )
+        )
+        exception._close("resolved")
+
+    def _reopen_exception(self):
+        """Open the exception of a cancelled correction again, for a new decision."""
+        self.ensure_one()
+        exception = self.exception_id
+        if exception.state != "resolved" or not exception.has_access("write"):
+            return
+        exception.action_reopen()
+        exception.message_post(
+            body=_(
+                "%(user)s cancelled correction %(name)s; the changed time needs a "
+                "new decision.",
+                user=self.env.user.name,
+                name=self.name,
+            )
+        )
 
     @api.model
     def _collect_from_exceptions(self, company):
@@ -212,11 +293,13 @@ class BillingCorrection(models.Model):
                         reason=correction.reason,
                     )
                 )
-            if correction.exception_id:
-                correction.exception_id.sudo().message_post(
+            exception = correction.exception_id.sudo()
+            if exception:
+                exception.message_post(
                     body=_(
                         "Credited and rebilled by billing run %s.",
                         correction.run_id.name,
                     )
                 )
-                correction.exception_id.sudo()._close("resolved")
+            if exception.state in ("new", "in_progress"):
+                exception._close("resolved")

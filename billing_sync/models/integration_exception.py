@@ -1,8 +1,16 @@
 """Exceptions: billing alert categories, and corrections of invoiced time."""
 
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
 
 from ..services.alerts import BillingAlerts
+
+# A person who approves a correction resolves an exception and changes what
+# is billed, so both rights are needed.
+CORRECTION_GROUPS = (
+    "integration_audit.group_integration_manager",
+    "account.group_account_invoice",
+)
 
 BILLING_ALERT_CATEGORIES = [
     ("timesheet_changed_after_invoicing", "Timesheet changed after invoicing"),
@@ -20,6 +28,30 @@ class IntegrationException(models.Model):
         ondelete={key: "set default" for key, _label in BILLING_ALERT_CATEGORIES},
     )
     billing_correction_ids = fields.One2many("billing.correction", "exception_id")
+    # Computed as superuser, because the generic Record field shows no name
+    # to a finance user who may not read timesheets.
+    billing_timesheet_id = fields.Many2one(
+        "account.analytic.line",
+        string="Invoiced timesheet",
+        compute="_compute_billing_records",
+        compute_sudo=True,
+    )
+    billing_invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice",
+        compute="_compute_billing_records",
+        compute_sudo=True,
+        help="The invoice that billed the timesheet before it changed.",
+    )
+
+    @api.depends("category", "res_model", "res_id")
+    def _compute_billing_records(self):
+        for exception in self:
+            timesheet = self.env["account.analytic.line"]
+            if exception.category == "timesheet_changed_after_invoicing":
+                timesheet = exception._billing_timesheet()
+            exception.billing_timesheet_id = timesheet
+            exception.billing_invoice_id = timesheet.timesheet_invoice_id
 
     @api.model
     def _impact_of(self, category):
@@ -34,11 +66,15 @@ class IntegrationException(models.Model):
     def _billing_corrected_hours(self):
         """Return the hours the PSA now records for the timesheet, or None.
 
-        Reads the job payload as the PSA sent it: Harvest's time entry
-        `hours`, or Productive's `attributes.time` in minutes. The PSA
-        connector may override this when it stores the change elsewhere.
+        The PSA connector stores them on the exception when it opens it.
+        Otherwise the job payload is read as a PSA sent it:
+        Harvest's time entry `hours`, or Productive's `attributes.time` in
+        minutes.
         """
         self.ensure_one()
+        hours = self._psa_corrected_hours()
+        if hours is not None:
+            return hours
         payload = self.job_id.payload
         if not isinstance(payload, dict):
             return None
@@ -51,29 +87,85 @@ class IntegrationException(models.Model):
             return attributes["time"] / 60.0
         return None
 
-    def _billing_open_correction(self):
-        """Create the correction of this exception; confirmed when hours are known."""
+    def _billing_open_correction(self, approve_known_hours=True):
+        """Create the correction of this exception, prefilled from the PSA.
+
+        It starts with the hours the PSA now records. With
+        `approve_known_hours` (a billing run collecting exceptions), a
+        correction whose hours are known waits for the run at once.
+        Otherwise it is a draft that a person checks and approves.
+        """
         self.ensure_one()
-        timesheet = self.env["account.analytic.line"].browse(self.res_id).exists()
-        if not timesheet or not timesheet.so_line:
+        timesheet = self._billing_timesheet()
+        if not timesheet.so_line:
             return self.env["billing.correction"]
         hours = self._billing_corrected_hours()
-        correction = self.env["billing.correction"].create(
-            {
-                "exception_id": self.id,
-                "timesheet_id": timesheet.id,
-                "corrected_hours": hours or 0.0,
-                "reason": self.description or self.name,
-                "state": "pending" if hours is not None else "draft",
-            }
+        Correction = self.env["billing.correction"]
+        values = Correction._values_from_timesheet(timesheet)
+        values.update(
+            exception_id=self.id,
+            corrected_hours=hours or 0.0,
+            reason=self.description or self.name,
+            state="pending" if hours is not None and approve_known_hours else "draft",
         )
+        correction = Correction.create(values)
         self.message_post(body=_("Billing correction %s opened.", correction.name))
         return correction
 
-    def action_open_billing_correction(self):
-        """Open (or create) the billing correction of this exception."""
+    def _billing_timesheet(self):
+        """Return the invoiced timesheet this exception is about, as superuser.
+
+        Odoo's record rules let invoicing users read analytic lines without
+        a project only, so a finance user without timesheet rights cannot
+        read the timesheet a correction copies its figures from. Callers
+        check the user's rights first (`_billing_check_correction_rights`,
+        or a billing run); only this one line is read.
+        """
         self.ensure_one()
-        correction = self.billing_correction_ids[:1] or self._billing_open_correction()
+        Timesheet = self.env["account.analytic.line"].sudo()
+        if self.res_model != Timesheet._name or not self.res_id:
+            return Timesheet
+        return Timesheet.browse(self.res_id).exists()
+
+    def _billing_check_correction_rights(self):
+        """Raise unless the user may correct the invoiced time of this exception."""
+        if self.category != "timesheet_changed_after_invoicing":
+            raise UserError(
+                _(
+                    "Exception %s is not about invoiced time, so there is nothing "
+                    "to correct in a billing run.",
+                    self.display_name,
+                )
+            )
+        user = self.env.user
+        if not all(user.has_group(group) for group in CORRECTION_GROUPS):
+            raise AccessError(
+                _(
+                    "Correcting invoiced time of exception %(name)s takes both the "
+                    "Integrations Manager group and invoicing rights, and "
+                    "%(user)s lacks one of them. Ask an administrator for them.",
+                    name=self.display_name,
+                    user=user.name,
+                )
+            )
+        self.check_access("write")
+
+    def action_open_billing_correction(self):
+        """Open the billing correction of this exception, drafting it if none is open."""
+        self.ensure_one()
+        self._billing_check_correction_rights()
+        correction = self.billing_correction_ids.filtered(
+            lambda c: c.state != "cancelled"
+        )[:1] or self._billing_open_correction(approve_known_hours=False)
+        if not correction:
+            raise UserError(
+                _(
+                    "The timesheet of exception %s is not billed through a sale order "
+                    "line, so no billing run can correct it. Credit the invoice by "
+                    "hand, then resolve the exception.",
+                    self.display_name,
+                )
+            )
         return {
             "type": "ir.actions.act_window",
             "res_model": "billing.correction",

@@ -329,8 +329,8 @@ class RunCheckpoints:
                 "correction",
                 "blocking",
                 _(
-                    "Correction %(name)s waits for its corrected hours. Enter and "
-                    "confirm them, then validate again.",
+                    "Correction %(name)s waits for approval of its corrected hours. "
+                    "Check them and press Approve, then validate again.",
                     name=correction.display_name,
                 ),
                 order_id=correction.sale_line_id.order_id.id,

@@ -1,9 +1,14 @@
 """Corrections of invoiced time and write-offs of unbilled time."""
 
-from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user, tagged
 
 from .common import BillingCase
+
+FINANCE_GROUPS = (
+    "base.group_user,integration_audit.group_integration_manager,"
+    "account.group_account_invoice"
+)
 
 
 @tagged("post_install", "-at_install")
@@ -106,6 +111,46 @@ class TestCorrections(BillingCase):
         issue = run.issue_ids.filtered(lambda i: i.code == "correction")
         self.assertEqual(issue.severity, "blocking")
         self.assertEqual(issue.order_id, order)
+
+    def _user(self, login, groups):
+        return new_test_user(
+            self.env,
+            login=login,
+            groups=groups,
+            company_id=self.company.id,
+            company_ids=self.company.ids,
+        )
+
+    def test_finance_user_approves_correction(self):
+        order = self._order(self.customer, [(self.product_tm, 50, 100.0)])
+        timesheet, invoice = self._posted_first_run(order, 8)
+        exception = self._changed_after_invoicing(timesheet, {"id": 79, "hours": 6.5})
+        finance = self._user("billing_finance", FINANCE_GROUPS)
+        manager = self._user(
+            "integration_only",
+            "base.group_user,integration_audit.group_integration_manager",
+        )
+        self.assertFalse(timesheet.with_user(finance).has_access("read"))
+
+        with self.assertRaises(AccessError):
+            exception.with_user(manager).action_open_billing_correction()
+        action = exception.with_user(finance).action_open_billing_correction()
+        correction = self.env["billing.correction"].browse(action["res_id"])
+        self.assertEqual(correction.state, "draft")
+        self.assertAlmostEqual(correction.corrected_hours, 6.5)
+        self.assertAlmostEqual(correction.invoiced_hours, 8)
+        self.assertAlmostEqual(correction.difference_hours, -1.5)
+        self.assertEqual(correction.invoice_id, invoice)
+
+        correction.with_user(finance).action_confirm()
+        self.assertEqual(correction.state, "pending")
+        self.assertEqual(exception.state, "resolved")
+        self.assertEqual(exception.resolved_by_id, finance)
+
+        correction.with_user(finance).action_cancel()
+        self.assertEqual(exception.state, "new")
+        again = exception.with_user(finance).action_open_billing_correction()
+        self.assertNotEqual(again["res_id"], correction.id)
 
     def test_write_off_stays_out_of_runs(self):
         order = self._order(self.customer, [(self.product_tm, 50, 100.0)])

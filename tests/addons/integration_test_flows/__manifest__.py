@@ -5,7 +5,7 @@
     "category": "Hidden/Tests",
     "license": "LGPL-3",
     "author": "Services Integration Suite",
-    "depends": ["integration_audit"],
+    "depends": ["integration_audit", "billing_sync"],
     "data": ["security/ir.model.access.csv"],
     "assets": {
         "web.assets_tests": [

@@ -1,1 +1,1 @@
-from . import backend_kind, integration_exception, ping, sync_job
+from . import backend_kind, ping, sync_job

@@ -23,7 +23,6 @@ class IntegrationSyncJob(models.Model):
                 "test.retry": "_handle_test_retry",
                 "test.crash": "_handle_test_crash",
                 "test.count": "_handle_test_count",
-                "test.customer": "_handle_test_customer",
                 "test.sleep": "_handle_test_sleep",
                 "test.http_get": "_handle_test_http_get",
             }
@@ -94,21 +93,3 @@ class IntegrationSyncJob(models.Model):
             "GET", payload["path"], headers=payload.get("headers"), job=self
         )
         return f"HTTP {response.status_code}"
-
-    def _handle_test_customer(self):
-        """Update the mapped partner; without a mapping, ask a person."""
-        payload = self.payload
-        Mapping = self.env["integration.external.id"]
-        partner = Mapping._resolve(self.backend_id, "res.partner", payload["id"])
-        if partner:
-            partner.write({"comment": payload.get("note")})
-            return partner
-        candidates = self.env["res.partner"].search(
-            [("name", "ilike", payload["name"])], limit=5
-        )
-        raise BusinessError(
-            f"Customer {payload['name']} ({payload['id']}) matches no partner. "
-            "Link it to the right partner, or create the partner, then retry.",
-            category="test_unmatched",
-            candidates=candidates,
-        )

@@ -81,8 +81,8 @@ class CrmBridgePipeline(models.Model):
                 )
 
     @api.model
-    def _find_stage(self, backend, pipeline_ref, stage_ref, job=None):
-        """Return the stage of a deal, reloading the pipelines once if unknown.
+    def _find_stage(self, backend, pipeline_ref, stage_ref, job=None, deal_ref=None):
+        """Return the stage of deal `deal_ref`, reloading the pipelines once if unknown.
 
         Raises `BusinessError` (unknown_stage) when HubSpot has no such stage
         either, so a deal is never ordered on a guess.
@@ -94,9 +94,10 @@ class CrmBridgePipeline(models.Model):
         if not stage:
             raise BusinessError(
                 _(
-                    "Deal stage %(stage)s of pipeline %(pipeline)s is unknown to "
-                    "backend %(backend)s. Check the pipeline in HubSpot, press Load "
-                    "Pipelines on the backend, then retry.",
+                    "Deal %(deal)s is in stage %(stage)s of pipeline %(pipeline)s, "
+                    "which backend %(backend)s does not know. Check the pipeline in "
+                    "HubSpot, press Load Pipelines on the backend, then retry.",
+                    deal=deal_ref or "-",
                     stage=stage_ref,
                     pipeline=pipeline_ref,
                     backend=backend.display_name,

@@ -57,7 +57,11 @@ class CrmBridgeSync(models.AbstractModel):
         deal = crm_records.hubspot_deal(record)
         deal.update(external_model="deals", company_model="companies")
         stage = self.env["crm.bridge.pipeline"]._find_stage(
-            backend, deal.get("pipeline"), deal.get("stage"), job=job
+            backend,
+            deal.get("pipeline"),
+            deal.get("stage"),
+            job=job,
+            deal_ref=deal["ref"],
         )
         if not stage.pipeline_id.sync_enabled:
             return None

@@ -7,10 +7,17 @@ Odoo field alone. An empty value is treated the same way, because a CRM
 that lacks a street must not erase the street Odoo has.
 """
 
+import math
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 
 from .salesforce_ids import to_18_or_none
+
+# Maximum length of a stored name. res.partner indexes names, and PostgreSQL
+# rejects an index entry of more than a few kilobytes, so 500 characters keep
+# a name under 2 KB even in four-byte UTF-8.
+NAME_MAX_LENGTH = 500
 
 
 class MalformedRecord(ValueError):
@@ -23,13 +30,17 @@ def parse_timestamp(value):
         return None
     text = str(value).strip()
     if re.fullmatch(r"\d{10,}", text):
-        return datetime.fromtimestamp(int(text) / 1000, UTC).replace(tzinfo=None)
+        try:
+            moment = datetime.fromtimestamp(int(text) / 1000, UTC)
+        except (OverflowError, OSError, ValueError) as error:
+            raise MalformedRecord(f"{text} is not a time in epoch ms") from error
+        return moment.replace(tzinfo=None)
     text = text.replace("Z", "+00:00")
     text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise MalformedRecord(f"{value!r} is not a timestamp") from error
+        raise MalformedRecord(f"{_quote(value)} is not a timestamp") from error
     if moment.tzinfo:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
@@ -42,18 +53,32 @@ def parse_date(value):
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     text = str(value).strip()
-    is_date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)
-    return date.fromisoformat(text) if is_date else parse_timestamp(text).date()
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return parse_timestamp(text).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise MalformedRecord(f"{text} is not a calendar date") from error
 
 
-def parse_number(value, label):
-    """Return a float from a CRM number (sent as text), or None when empty."""
+def parse_number(value, label, minimum=None):
+    """Return a float from a CRM number (sent as text), or None when empty.
+
+    NaN, infinities and a value below `minimum` raise `MalformedRecord`.
+    """
     if value in (None, "", False):
         return None
     try:
-        return float(str(value).strip())
+        number = float(str(value).strip())
     except ValueError as error:
-        raise MalformedRecord(f"{label} {value!r} is not a number") from error
+        raise MalformedRecord(f"{label} {_quote(value)} is not a number") from error
+    if not math.isfinite(number):
+        raise MalformedRecord(f"{label} {_quote(value)} is not a finite number")
+    if minimum is not None and number < minimum:
+        raise MalformedRecord(f"{label} {_quote(value)} is below {minimum:g}")
+    return number
 
 
 def parse_bool(value):
@@ -76,7 +101,36 @@ def _clean(values):
 
 
 def _text(value):
-    return str(value).strip() if value not in (None, False) else None
+    """Return a CRM text value without surrounding blanks, or None when empty.
+
+    A value with no visible character (blanks and zero-width characters
+    only) is empty. A list or an object is not text and raises
+    `MalformedRecord`.
+    """
+    if value in (None, False):
+        return None
+    if isinstance(value, (list, dict)):
+        raise MalformedRecord(f"{_quote(value)} is a list or an object, not text")
+    text = str(value).strip()
+    visible = [char for char in text if unicodedata.category(char) != "Cf"]
+    return text if "".join(visible).strip() else None
+
+
+def _name(value, label):
+    """Return a name as `_text` does; raise when it is too long to store."""
+    text = _text(value)
+    if text and len(text) > NAME_MAX_LENGTH:
+        raise MalformedRecord(
+            f"{label} is {len(text)} characters long; Odoo stores at most "
+            f"{NAME_MAX_LENGTH}"
+        )
+    return text
+
+
+def _quote(value):
+    """Return the repr of a received value, cut to a length a message can show."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 # ----------------------------------------------------------------------
@@ -122,7 +176,7 @@ def hubspot_company(record, vat_property=None):
     props, common = _hubspot_common(record)
     values = {
         "is_company": True,
-        "name": _text(props.get("name")),
+        "name": _name(props.get("name"), "name"),
         "website": _text(props.get("website") or props.get("domain")),
         "domain": _text(props.get("domain")),
         "phone": _text(props.get("phone")),
@@ -140,7 +194,8 @@ def hubspot_company(record, vat_property=None):
 def hubspot_contact(record):
     """Return the neutral partner dict of a HubSpot contact."""
     props, common = _hubspot_common(record)
-    first, last = _text(props.get("firstname")), _text(props.get("lastname"))
+    first = _name(props.get("firstname"), "firstname")
+    last = _name(props.get("lastname"), "lastname")
     values = {
         "is_company": False,
         "name": " ".join(part for part in (first, last) if part) or None,
@@ -163,8 +218,8 @@ def hubspot_deal(record):
     """Return the neutral deal dict of a HubSpot deal (won is decided later)."""
     props, common = _hubspot_common(record)
     values = {
-        "name": _text(props.get("dealname")),
-        "amount": parse_number(props.get("amount"), "amount"),
+        "name": _name(props.get("dealname"), "dealname"),
+        "amount": parse_number(props.get("amount"), "amount", minimum=0),
         "currency": _text(props.get("deal_currency_code")),
         "close_date": parse_date(props.get("closedate")),
         "pipeline": _text(props.get("pipeline")) or "default",
@@ -185,7 +240,7 @@ def hubspot_line_item(record):
     """Return the neutral line dict of a HubSpot line item."""
     props, common = _hubspot_common(record)
     values = {
-        "name": _text(props.get("name")),
+        "name": _name(props.get("name"), "name"),
         "quantity": parse_number(props.get("quantity"), "quantity"),
         "price": parse_number(props.get("price"), "price"),
         "product_ref": _text(props.get("hs_product_id")),
@@ -208,9 +263,9 @@ def _salesforce_id(fields, name="Id", required=True):
         if required:
             raise MalformedRecord(f"the Salesforce record has no {name}")
         return None
-    identifier = to_18_or_none(value)
+    identifier = to_18_or_none(value) if isinstance(value, str) else None
     if not identifier:
-        raise MalformedRecord(f"{name} {value!r} is not a Salesforce id")
+        raise MalformedRecord(f"{name} {_quote(value)} is not a Salesforce id")
     return identifier
 
 
@@ -236,7 +291,7 @@ def salesforce_account(fields, vat_field=None):
     """Return the neutral partner dict of an Account (SOQL record or message)."""
     values = {
         "is_company": True,
-        "name": _text(fields.get("Name")),
+        "name": _name(fields.get("Name"), "Name"),
         "website": _text(fields.get("Website")),
         "phone": _text(fields.get("Phone")),
         "street": _text(fields.get("BillingStreet")),
@@ -253,7 +308,8 @@ def salesforce_account(fields, vat_field=None):
 
 def salesforce_contact(fields):
     """Return the neutral partner dict of a Contact."""
-    first, last = _text(fields.get("FirstName")), _text(fields.get("LastName"))
+    first = _name(fields.get("FirstName"), "FirstName")
+    last = _name(fields.get("LastName"), "LastName")
     values = {
         "is_company": False,
         "name": " ".join(part for part in (first, last) if part) or None,
@@ -276,8 +332,8 @@ def salesforce_contact(fields):
 def salesforce_opportunity(fields):
     """Return the neutral deal dict of an Opportunity."""
     values = {
-        "name": _text(fields.get("Name")),
-        "amount": parse_number(fields.get("Amount"), "Amount"),
+        "name": _name(fields.get("Name"), "Name"),
+        "amount": parse_number(fields.get("Amount"), "Amount", minimum=0),
         "currency": _text(fields.get("CurrencyIsoCode")),
         "close_date": parse_date(fields.get("CloseDate")),
         "stage": _text(fields.get("StageName")),
@@ -294,7 +350,7 @@ def salesforce_opportunity(fields):
 def salesforce_line_item(fields):
     """Return the neutral line dict of an OpportunityLineItem."""
     values = {
-        "name": _text(fields.get("Name")),
+        "name": _name(fields.get("Name"), "Name"),
         "quantity": parse_number(fields.get("Quantity"), "Quantity"),
         "price": parse_number(fields.get("UnitPrice"), "UnitPrice"),
         "product_ref": _salesforce_id(fields, "Product2Id", required=False),

@@ -245,7 +245,8 @@ class IntegrationBackend(models.Model):
         """Store a record the import could not take as a failed job; return it.
 
         Its key is the record's, so a record that fails again updates the
-        same job instead of adding one.
+        same job instead of adding one. The audit log records the rejection,
+        as it records the outcome of every job the worker runs.
         """
         self.ensure_one()
         Job = self.env["integration.sync.job"].sudo()
@@ -261,16 +262,27 @@ class IntegrationBackend(models.Model):
         job = Job.search([("backend_id", "=", self.id), ("idempotency_key", "=", key)])
         if job:
             job.write(values)
-            return job
-        values.update(
-            backend_id=self.id,
-            flow=flow,
-            idempotency_key=key,
-            direction="inbound",
-            external_model=flow.split(".")[-1],
-            external_id=str(external_id),
+        else:
+            values.update(
+                backend_id=self.id,
+                flow=flow,
+                idempotency_key=key,
+                direction="inbound",
+                external_model=flow.split(".")[-1],
+                external_id=str(external_id),
+            )
+            job = Job.create(values)
+        self.env["integration.audit.log"]._record(
+            self,
+            direction="internal",
+            endpoint=f"job/{flow}",
+            method="REJECT",
+            outcome="failed",
+            message=message,
+            correlation_id=job.correlation_id,
+            job=job,
         )
-        return Job.create(values)
+        return job
 
     def _psa_changed_after_invoicing_error(self, line, entry, values, deleted=False):
         """Return the error of a PSA change to a timesheet that is already invoiced."""

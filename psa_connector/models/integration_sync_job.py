@@ -5,7 +5,7 @@ from odoo import models
 from ..services import mapping, project_export
 from ..services.expense_import import ExpenseImporter, expense_from_payload
 from ..services.time_import import TimeImporter, entry_from_payload
-from ..services.validation import unknown_person_error
+from ..services.validation import PsaBusinessError, unknown_person_error
 
 
 class IntegrationSyncJob(models.Model):
@@ -26,8 +26,22 @@ class IntegrationSyncJob(models.Model):
         return handlers
 
     def _psa_handle_expense(self):
-        """Import one expense the batch could not take; raise while it fails."""
-        expense = expense_from_payload(self.payload or {})
+        """Import one expense the batch could not take; raise while it fails.
+
+        An expense the PSA sent unreadable is not read again one by one:
+        the next expense pull reads it once it is corrected.
+        """
+        payload = self.payload or {}
+        if payload.get("refetch"):
+            raise PsaBusinessError(
+                f"PSA expense {payload.get('id')} was unreadable when the pull "
+                "read it. Correct it in the PSA; the next expense pull reads it "
+                "again and closes this exception.",
+                category="invalid_payload",
+                dedup_key=f"psa:{self.backend_id.id}:invalid_payload:expense:"
+                f"{payload.get('id')}",
+            )
+        expense = expense_from_payload(payload)
         importer = ExpenseImporter(self.backend_id, raise_errors=True)
         importer.import_page([expense])
         return importer.result.as_dict()
@@ -63,10 +77,15 @@ class IntegrationSyncJob(models.Model):
         """
         payload = self.payload or {}
         importer = TimeImporter(self.backend_id, raise_errors=True)
+        if payload.get("refetch"):
+            entry = self.backend_id._psa_client().get_time_entry(str(payload["id"]))
+            if entry is None:
+                payload = {"id": payload["id"], "deleted": True}
         if payload.get("deleted"):
             importer.remove_entry(str(payload["id"]))
             return importer.ledger_row(str(payload["id"]))
-        entry = entry_from_payload(payload)
+        if not payload.get("refetch"):
+            entry = entry_from_payload(payload)
         importer.import_page([entry])
         return importer.ledger_row(entry.id).line_id or importer.ledger_row(entry.id)
 
@@ -85,11 +104,17 @@ class IntegrationSyncJob(models.Model):
         if kind != "time_entry" or not record_id:
             return f"ignored {event.get('type')}"
         importer = TimeImporter(self.backend_id)
-        entry = (
-            None
-            if action == "deleted"
-            else self.backend_id._psa_client().get_time_entry(record_id)
-        )
+        try:
+            entry = (
+                None
+                if action == "deleted"
+                else self.backend_id._psa_client().get_time_entry(record_id)
+            )
+        except PsaBusinessError as error:
+            if not getattr(error, "unreadable", None):
+                raise
+            importer.reject_unreadable([error.unreadable])
+            return importer.result.as_dict()
         if entry is None:
             importer.remove_entry(record_id)
             return importer.ledger_row(record_id)

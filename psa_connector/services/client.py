@@ -18,6 +18,9 @@ from odoo.addons.integration_audit.services.errors import (
     RetryableError,
 )
 
+from .records import Unreadable
+from .validation import unreadable_error
+
 _logger = logging.getLogger(__name__)
 
 # A throttled request (429 with Retry-After) is sent this many times before
@@ -29,6 +32,10 @@ THROTTLED_ATTEMPTS = 6
 FAILED_ATTEMPTS = 3
 FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 120.0
+# Exceptions that the conversion of one PSA record into a `records` dataclass
+# raises when a value has the wrong type, is missing or is out of range. The
+# conversions only read the record, so these come from its values alone.
+READ_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
 
 
 class PsaClient:
@@ -113,6 +120,34 @@ class PsaClient:
                 category="invalid_payload",
             )
 
+    # ------------------------------------------------------------------
+    # Reading records
+    # ------------------------------------------------------------------
+
+    def read_all(self, kind, raws, convert, *args):
+        """Return (records, `Unreadable`s) of a page's raw records.
+
+        `convert(raw, *args)` reads one record; a record whose values it
+        cannot read is listed with the reason, and the others are kept.
+        """
+        records, unreadable = [], []
+        for raw in raws:
+            try:
+                records.append(convert(raw, *args))
+            except READ_ERRORS as error:
+                unreadable.append(_unreadable(kind, raw, error))
+        return records, unreadable
+
+    def read_one(self, kind, raw, convert, *args):
+        """Return `convert(raw, *args)`; raise the business error of an unreadable one.
+
+        The error carries the `Unreadable` as its `unreadable` attribute.
+        """
+        records, unreadable = self.read_all(kind, [raw], convert, *args)
+        if unreadable:
+            raise unreadable_error(self.backend, unreadable[0])
+        return records[0]
+
     def check_connection(self):
         """Call the cheapest authenticated endpoint; raise when it fails."""
         raise NotImplementedError
@@ -128,5 +163,17 @@ class PsaClient:
         raise NotImplementedError
 
     def iter_people(self):
-        """Yield every PSA user as a `Person`."""
+        """Yield every PSA user as a `Person`, or an `Unreadable` one."""
         raise NotImplementedError
+
+
+def _unreadable(kind, raw, error):
+    """Return the `Unreadable` of a raw record that `error` stopped."""
+    record_id = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(error, KeyError):
+        reason = f"the field {error.args[0]} is missing"
+    elif isinstance(error, (AttributeError, TypeError)):
+        reason = "a field holds a list or an object where text or a number belongs"
+    else:
+        reason = str(error)
+    return Unreadable(kind, str(record_id if record_id is not None else "?"), reason)

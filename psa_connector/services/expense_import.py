@@ -19,7 +19,7 @@ from odoo.addons.integration_audit.services.errors import BusinessError
 from . import mapping, validation
 from .records import Expense, parse_date, parse_timestamp, to_decimal
 from .time_batch import PullRun
-from .time_import import ImportResult, entry_to_payload
+from .time_import import ImportResult, entry_to_payload, open_unreadable
 
 _logger = logging.getLogger(__name__)
 
@@ -88,6 +88,16 @@ class ExpenseImporter:
                 new.append((expense, values))
         self._create(new)
         return self.result
+
+    def reject_unreadable(self, unreadable):
+        """Open the exception of each expense of the page the client could not read."""
+        for item in unreadable:
+            error = validation.unreadable_error(self.backend, item)
+            if self.raise_errors:
+                raise error
+            self.result.read += 1
+            self.result.rejected += 1
+            open_unreadable(self.backend, FLOW, item, error)
 
     def _lock(self, expenses):
         keys = sorted(

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .records import Allocation, TimeEntry, hours_from_minutes, to_decimal
+from .records import Allocation, TimeEntry, email_key, hours_from_minutes, to_decimal
 
 ISO_DURATION = re.compile(
     r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?"
@@ -175,7 +175,7 @@ class RowReader:
         minutes, hours = parse_duration(duration, self.mapping.duration_unit)
         task = str(self.cell(row, "task", required=False) or "").strip()
         values = {
-            "person_id": email.lower(),
+            "person_id": email_key(email),
             "person_email": email,
             "project_id": project,
             "task_id": task.lower(),

@@ -16,6 +16,7 @@ from .records import (
     Person,
     Project,
     TimeEntry,
+    as_text,
     hours_from_minutes,
     parse_date,
     parse_timestamp,
@@ -73,25 +74,30 @@ class HarvestClient(PsaClient):
     # ------------------------------------------------------------------
 
     def iter_people(self):
-        """Yield every Harvest user as a `Person`."""
+        """Yield every Harvest user as a `Person`, or an `Unreadable`."""
         for user in self.iter_all("/users", "users"):
-            yield self.person_from(user)
+            people, unreadable = self.read_all("user", [user], self.person_from)
+            yield from people or unreadable
 
     @staticmethod
     def person_from(user):
         """Return the `Person` of a Harvest user object."""
-        name = " ".join(filter(None, [user.get("first_name"), user.get("last_name")]))
+        names = [as_text(user.get("first_name")), as_text(user.get("last_name"))]
         return Person(
             id=str(user["id"]),
-            email=(user.get("email") or "").strip(),
-            name=name or user.get("name") or "",
-            active=user.get("is_active", True),
+            email=as_text(user.get("email")).strip(),
+            name=" ".join(filter(None, names)) or as_text(user.get("name")),
+            active=user.get("is_active", True) is not False,
         )
 
     def email_of(self, user_id):
         """Return the e-mail of a user id, loading the user list when needed."""
         if self._emails is None or str(user_id) not in self._emails:
-            self._emails = {person.id: person.email for person in self.iter_people()}
+            self._emails = {
+                person.id: person.email
+                for person in self.iter_people()
+                if isinstance(person, Person)
+            }
         return self._emails.get(str(user_id), "")
 
     # ------------------------------------------------------------------
@@ -113,13 +119,15 @@ class HarvestClient(PsaClient):
             params["to"] = date_to.isoformat()
         pages = self.iter_pages("/time_entries", "time_entries", params, resume_token)
         for raw_entries, next_token, total in pages:
-            entries = [self.time_entry_from(raw) for raw in raw_entries]
-            yield Page(entries, next_token, total)
+            entries, unreadable = self.read_all(
+                "time entry", raw_entries, self.time_entry_from
+            )
+            yield Page(entries, next_token, total, unreadable)
 
     def get_time_entry(self, entry_id):
         """Return one time entry, or None when Harvest no longer has it."""
         raw = self.get_or_none(f"/time_entries/{entry_id}")
-        return self.time_entry_from(raw) if raw else None
+        return self.read_one("time entry", raw, self.time_entry_from) if raw else None
 
     def counts_whole_minutes(self):
         """Return whether the account records time as hours and minutes.
@@ -152,22 +160,22 @@ class HarvestClient(PsaClient):
         task = raw.get("task") or {}
         return TimeEntry(
             id=str(raw["id"]),
-            person_id=str(user.get("id") or ""),
+            person_id=as_text(user.get("id")),
             person_email=self.email_of(user["id"]) if user.get("id") else "",
-            person_name=user.get("name") or "",
-            project_id=str(project.get("id") or ""),
-            project_name=project.get("name") or "",
-            project_code=project.get("code") or "",
-            task_id=str(task.get("id") or ""),
-            task_name=task.get("name") or "",
+            person_name=as_text(user.get("name")),
+            project_id=as_text(project.get("id")),
+            project_name=as_text(project.get("name")),
+            project_code=as_text(project.get("code")),
+            task_id=as_text(task.get("id")),
+            task_name=as_text(task.get("name")),
             date=parse_date(raw["spent_date"]),
             minutes=minutes,
             hours=hours,
-            notes=raw.get("notes") or "",
+            notes=as_text(raw.get("notes")),
             billable=bool(raw.get("billable")),
             approval_state=approval_state_of(raw),
             locked=bool(raw.get("is_locked")),
-            locked_reason=raw.get("locked_reason") or "",
+            locked_reason=as_text(raw.get("locked_reason")),
             invoiced=bool(raw.get("is_billed")),
             updated_at=parse_timestamp(raw.get("updated_at")),
         )
@@ -182,9 +190,10 @@ class HarvestClient(PsaClient):
         for raw_expenses, next_token, total in self.iter_pages(
             "/expenses", "expenses", params, resume_token
         ):
-            yield Page(
-                [self.expense_from(raw) for raw in raw_expenses], next_token, total
+            expenses, unreadable = self.read_all(
+                "expense", raw_expenses, self.expense_from
             )
+            yield Page(expenses, next_token, total, unreadable)
 
     def expense_from(self, raw):
         """Return the `Expense` of a Harvest expense object."""
@@ -195,25 +204,27 @@ class HarvestClient(PsaClient):
         client = raw.get("client") or {}
         return Expense(
             id=str(raw["id"]),
-            person_id=str(user.get("id") or ""),
+            person_id=as_text(user.get("id")),
             person_email=self.email_of(user["id"]) if user.get("id") else "",
-            person_name=user.get("name") or "",
-            project_id=str(project.get("id") or ""),
-            project_name=project.get("name") or "",
-            category_id=str(category.get("id") or ""),
-            category_name=category.get("name") or "",
+            person_name=as_text(user.get("name")),
+            project_id=as_text(project.get("id")),
+            project_name=as_text(project.get("name")),
+            category_id=as_text(category.get("id")),
+            category_name=as_text(category.get("name")),
             date=parse_date(raw["spent_date"]),
             total=to_decimal(raw.get("total_cost")),
-            currency=client.get("currency") or raw.get("currency") or "",
-            notes=raw.get("notes") or "",
+            currency=as_text(client.get("currency") or raw.get("currency"))
+            .strip()
+            .upper(),
+            notes=as_text(raw.get("notes")),
             billable=bool(raw.get("billable")),
             approval_state=approval_state_of(raw),
             locked=bool(raw.get("is_locked")),
-            locked_reason=raw.get("locked_reason") or "",
+            locked_reason=as_text(raw.get("locked_reason")),
             units=to_decimal(raw["units"]) if raw.get("units") is not None else None,
             updated_at=parse_timestamp(raw.get("updated_at")),
-            receipt_url=receipt.get("url") or "",
-            receipt_name=receipt.get("file_name") or "",
+            receipt_url=as_text(receipt.get("url")),
+            receipt_name=as_text(receipt.get("file_name")),
         )
 
     def download(self, url):
@@ -226,9 +237,13 @@ class HarvestClient(PsaClient):
     # ------------------------------------------------------------------
 
     def iter_projects(self):
-        """Yield every Harvest project as a `Project` (without its tasks)."""
+        """Yield every Harvest project as a `Project` (without its tasks).
+
+        A project whose values cannot be read is yielded as an `Unreadable`.
+        """
         for raw in self.iter_all("/projects", "projects"):
-            yield self.project_from(raw)
+            projects, unreadable = self.read_all("project", [raw], self.project_from)
+            yield from projects or unreadable
 
     @staticmethod
     def project_from(raw):
@@ -237,10 +252,10 @@ class HarvestClient(PsaClient):
         budget = raw.get("budget")
         return Project(
             id=str(raw["id"]),
-            name=raw.get("name") or "",
-            code=raw.get("code") or "",
-            client_id=str(client.get("id") or ""),
-            client_name=client.get("name") or "",
+            name=as_text(raw.get("name")),
+            code=as_text(raw.get("code")),
+            client_id=as_text(client.get("id")),
+            client_name=as_text(client.get("name")),
             billable=bool(raw.get("is_billable", True)),
             budget_hours=to_decimal(budget) if budget is not None else None,
             active=raw.get("is_active", True),
@@ -255,7 +270,7 @@ class HarvestClient(PsaClient):
         once per project created, never per time entry.
         """
         for project in self.iter_projects():
-            if code and project.code == code:
+            if code and isinstance(project, Project) and project.code == code:
                 return project
         return None
 
@@ -315,7 +330,7 @@ class HarvestClient(PsaClient):
 
 def approval_state_of(raw):
     """Return Harvest's approval status, reading the deprecated flag as a fallback."""
-    state = raw.get("approval_status")
+    state = as_text(raw.get("approval_status"))
     if state:
         return state
     return "approved" if raw.get("is_closed") else "unsubmitted"

@@ -8,6 +8,8 @@ once, so the next page and the next run find them in the mapping table.
 
 from collections import defaultdict
 
+from .records import email_key
+
 EMPLOYEE = "hr.employee"
 PROJECT = "project.project"
 TASK = "project.task"
@@ -62,12 +64,15 @@ def resolve_employees(env, backend, people):
     """Return {person id: employee} for `people` (id -> e-mail), matching by e-mail.
 
     An unmapped person matches the one employee of the backend's company
-    whose work e-mail equals theirs, ignoring case and surrounding blanks;
-    several such employees, or none, leave the person unresolved.
+    whose work e-mail equals theirs, ignoring case, surrounding blanks and
+    zero-width characters; several such employees, or none, leave the
+    person unresolved.
     """
     found = mapped_records(env, backend, EMPLOYEE, people)
     pending = {
-        pid: email for pid, email in people.items() if pid not in found and email
+        pid: email_key(email)
+        for pid, email in people.items()
+        if pid not in found and email_key(email)
     }
     matches = employees_by_email(env, backend.company_id, set(pending.values()))
     bound = (
@@ -86,7 +91,7 @@ def resolve_employees(env, backend, people):
     taken = {row["res_id"] for row in bound}
     pairs = []
     for person_id, email in pending.items():
-        candidates = matches.get(email.strip().lower(), [])
+        candidates = matches.get(email, [])
         if len(candidates) == 1 and candidates[0].id not in taken:
             taken.add(candidates[0].id)
             pairs.append((person_id, candidates[0]))
@@ -111,7 +116,7 @@ def employees_by_email(env, company, emails):
            AND company_id = %s AND active
          ORDER BY id
         """,
-        [[email.strip().lower() for email in emails], company.id],
+        [[email_key(email) for email in emails], company.id],
     )
     result = defaultdict(list)
     Employee = env["hr.employee"]

@@ -7,7 +7,8 @@ timesheet waits on it.
 """
 
 from . import mapping
-from .validation import unknown_person_error
+from .records import Person
+from .validation import unknown_person_error, unreadable_error
 
 FLOW = "psa.person"
 
@@ -18,7 +19,10 @@ def sync_people(backend):
     Returns {"read", "mapped", "unknown"}: users read, users mapped to an
     employee (before or now), active users left for a person to decide on.
     """
-    people = [person for person in backend._psa_client().iter_people() if person.active]
+    users = list(backend._psa_client().iter_people())
+    for unreadable in (user for user in users if not isinstance(user, Person)):
+        open_unreadable_person(backend, unreadable)
+    people = [user for user in users if isinstance(user, Person) and user.active]
     employees = mapping.resolve_employees(
         backend.env, backend, {person.id: person.email for person in people}
     )
@@ -41,4 +45,12 @@ def open_unknown_person(backend, person):
     """Store the person as a failed job and open (or refresh) their exception."""
     error = unknown_person_error(backend, person.id, person.email)
     job = backend._psa_failed_job(FLOW, person.id, person_payload(person), str(error))
+    return backend.env["integration.exception"]._open_from_error(job, error)
+
+
+def open_unreadable_person(backend, unreadable):
+    """Store a PSA user that cannot be read as a failed job; open its exception."""
+    error = unreadable_error(backend, unreadable)
+    payload = {"person_id": unreadable.id, "person_email": "", "person_name": ""}
+    job = backend._psa_failed_job(FLOW, unreadable.id, payload, str(error))
     return backend.env["integration.exception"]._open_from_error(job, error)

@@ -16,6 +16,7 @@ from .records import (
     Person,
     Project,
     TimeEntry,
+    as_text,
     hours_from_minutes,
     parse_date,
     parse_timestamp,
@@ -72,9 +73,10 @@ class ProductiveClient(PsaClient):
     # ------------------------------------------------------------------
 
     def iter_people(self):
-        """Yield every Productive person as a `Person`."""
+        """Yield every Productive person as a `Person`, or an `Unreadable`."""
         for resource, _included in self.iter_all("/people"):
-            yield self.person_from(resource)
+            people, unreadable = self.read_all("user", [resource], self.person_from)
+            yield from people or unreadable
 
     @staticmethod
     def person_from(resource):
@@ -82,7 +84,7 @@ class ProductiveClient(PsaClient):
         attributes = resource.get("attributes") or {}
         return Person(
             id=str(resource["id"]),
-            email=(attributes.get("email") or "").strip(),
+            email=as_text(attributes.get("email")).strip(),
             name=full_name(resource),
             active=not attributes.get("archived_at"),
         )
@@ -113,10 +115,10 @@ class ProductiveClient(PsaClient):
             "/time_entries", params, resume_token
         ):
             included = index_included(body)
-            entries = [
-                self.time_entry_from(raw, included) for raw in body.get("data") or []
-            ]
-            yield Page(entries, next_token, total)
+            entries, unreadable = self.read_all(
+                "time entry", body.get("data") or [], self.time_entry_from, included
+            )
+            yield Page(entries, next_token, total, unreadable)
 
     def get_time_entry(self, entry_id):
         """Return one time entry, or None when Productive no longer has it."""
@@ -124,7 +126,9 @@ class ProductiveClient(PsaClient):
         body = self.get_or_none(f"/time_entries/{entry_id}", params=params)
         if not body or not body.get("data"):
             return None
-        return self.time_entry_from(body["data"], index_included(body))
+        return self.read_one(
+            "time entry", body["data"], self.time_entry_from, index_included(body)
+        )
 
     def time_entry_from(self, resource, included):
         """Return the `TimeEntry` of a time entry resource and its includes."""
@@ -134,25 +138,26 @@ class ProductiveClient(PsaClient):
         task = related(resource, "task", included) or related(
             resource, "service", included
         )
-        minutes = int(attributes.get("time") or 0)
+        minutes = whole_minutes(attributes.get("time"))
         person_attributes = person.get("attributes") or {}
         project_attributes = project.get("attributes") or {}
+        task_attributes = task.get("attributes") or {}
         return TimeEntry(
             id=str(resource["id"]),
-            person_id=str(person.get("id") or ""),
-            person_email=(person_attributes.get("email") or "").strip(),
+            person_id=as_text(person.get("id")),
+            person_email=as_text(person_attributes.get("email")).strip(),
             person_name=full_name(person),
-            project_id=str(project.get("id") or ""),
-            project_name=project_attributes.get("name") or "",
-            project_code=project_attributes.get("project_number") or "",
-            task_id=str(task.get("id") or ""),
-            task_name=(task.get("attributes") or {}).get("title")
-            or (task.get("attributes") or {}).get("name")
-            or "",
+            project_id=as_text(project.get("id")),
+            project_name=as_text(project_attributes.get("name")),
+            project_code=as_text(project_attributes.get("project_number")),
+            task_id=as_text(task.get("id")),
+            task_name=as_text(
+                task_attributes.get("title") or task_attributes.get("name")
+            ),
             date=parse_date(attributes["date"]),
             minutes=minutes,
             hours=hours_from_minutes(minutes),
-            notes=attributes.get("note") or "",
+            notes=as_text(attributes.get("note")),
             billable=is_billable(attributes),
             approval_state=approval_state_of(attributes),
             locked=bool(attributes.get("locked")),
@@ -173,10 +178,10 @@ class ProductiveClient(PsaClient):
             "/expenses", params, resume_token
         ):
             included = index_included(body)
-            expenses = [
-                self.expense_from(raw, included) for raw in body.get("data") or []
-            ]
-            yield Page(expenses, next_token, total)
+            expenses, unreadable = self.read_all(
+                "expense", body.get("data") or [], self.expense_from, included
+            )
+            yield Page(expenses, next_token, total, unreadable)
 
     def expense_from(self, resource, included):
         """Return the `Expense` of an expense resource and its includes."""
@@ -191,17 +196,17 @@ class ProductiveClient(PsaClient):
         )
         return Expense(
             id=str(resource["id"]),
-            person_id=str(person.get("id") or ""),
-            person_email=((person.get("attributes") or {}).get("email") or "").strip(),
+            person_id=as_text(person.get("id")),
+            person_email=as_text((person.get("attributes") or {}).get("email")).strip(),
             person_name=full_name(person),
-            project_id=str(project.get("id") or ""),
-            project_name=(project.get("attributes") or {}).get("name") or "",
-            category_id=str(category.get("id") or ""),
-            category_name=(category.get("attributes") or {}).get("name") or "",
+            project_id=as_text(project.get("id")),
+            project_name=as_text((project.get("attributes") or {}).get("name")),
+            category_id=as_text(category.get("id")),
+            category_name=as_text((category.get("attributes") or {}).get("name")),
             date=parse_date(attributes.get("date") or attributes.get("spent_date")),
             total=total,
-            currency=attributes.get("currency") or "",
-            notes=attributes.get("name") or attributes.get("note") or "",
+            currency=as_text(attributes.get("currency")).strip().upper(),
+            notes=as_text(attributes.get("name") or attributes.get("note")),
             billable=bool(attributes.get("billable")),
             approval_state=approval_state_of(attributes),
             locked=bool(attributes.get("locked")),
@@ -213,9 +218,12 @@ class ProductiveClient(PsaClient):
     # ------------------------------------------------------------------
 
     def iter_projects(self):
-        """Yield every Productive project as a `Project`."""
+        """Yield every Productive project as a `Project`, or an `Unreadable`."""
         for resource, included in self.iter_all("/projects", {"include": "company"}):
-            yield self.project_from(resource, included)
+            projects, unreadable = self.read_all(
+                "project", [resource], self.project_from, included
+            )
+            yield from projects or unreadable
 
     @staticmethod
     def project_from(resource, included=None):
@@ -224,10 +232,10 @@ class ProductiveClient(PsaClient):
         company = related(resource, "company", included or {})
         return Project(
             id=str(resource["id"]),
-            name=attributes.get("name") or "",
-            code=attributes.get("project_number") or "",
-            client_id=str(company.get("id") or ""),
-            client_name=(company.get("attributes") or {}).get("name") or "",
+            name=as_text(attributes.get("name")),
+            code=as_text(attributes.get("project_number")),
+            client_id=as_text(company.get("id")),
+            client_name=as_text((company.get("attributes") or {}).get("name")),
             active=not attributes.get("archived_at"),
         )
 
@@ -300,9 +308,19 @@ class ProductiveClient(PsaClient):
 def full_name(person):
     """Return "first last" of a person resource."""
     attributes = person.get("attributes") or {}
-    return " ".join(
-        filter(None, [attributes.get("first_name"), attributes.get("last_name")])
-    )
+    names = [
+        as_text(attributes.get("first_name")),
+        as_text(attributes.get("last_name")),
+    ]
+    return " ".join(filter(None, names))
+
+
+def whole_minutes(value):
+    """Return Productive's `time` (whole minutes) as an int; raise on any other value."""
+    number = to_decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"the time {value!r:.40} is not a whole number of minutes")
+    return int(number)
 
 
 def index_included(body):
@@ -332,7 +350,7 @@ def project_of_service(resource, included):
 def is_billable(attributes):
     """Return whether an entry is billable: billable minutes or a billable type."""
     if "billable_time" in attributes:
-        return int(attributes.get("billable_time") or 0) > 0
+        return whole_minutes(attributes.get("billable_time")) > 0
     return attributes.get("billing_type_id") not in (3, "3")
 
 

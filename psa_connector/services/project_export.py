@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from . import mapping
 from .records import Project
+from .validation import unreadable_error
 
 _logger = logging.getLogger(__name__)
 
@@ -85,12 +86,16 @@ def sync_projects(backend):
 
     Returns {"read", "mapped"}. PSA projects with no Odoo project of the
     same code stay unmapped: time on them opens an "unknown project"
-    exception, where a person links the right project.
+    exception, where a person links the right project. A PSA project that
+    cannot be read opens an exception of its own and is left unmapped.
     """
     client = backend._psa_client()
     read = mapped = 0
     for psa_project in client.iter_projects():
         read += 1
+        if not isinstance(psa_project, Project):
+            _open_unreadable_project(backend, psa_project)
+            continue
         codes = {psa_project.id: psa_project.code}
         project = mapping.resolve_projects(backend.env, backend, codes).get(
             psa_project.id
@@ -103,3 +108,18 @@ def sync_projects(backend):
         if changes and (changes.get("date_start") or project.date_start):
             project.write(changes)
     return {"read": read, "mapped": mapped}
+
+
+def _open_unreadable_project(backend, unreadable):
+    """Open (or refresh) the exception of a PSA project that cannot be read."""
+    error = unreadable_error(backend, unreadable)
+    return backend.env["integration.exception"]._open(
+        {
+            "name": str(error)[:200],
+            "description": str(error),
+            "category": error.category,
+            "backend_id": backend.id,
+            "company_id": backend.company_id.id,
+            "dedup_key": error.dedup_key,
+        }
+    )

@@ -8,6 +8,7 @@ calendar date and is never converted through a time zone.
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -127,18 +128,29 @@ class Allocation:
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A PSA record a client could not read: its kind, its id and why."""
+
+    kind: str
+    id: str
+    reason: str
+
+
 @dataclass
 class Page:
     """One page of a list: its records and how to ask for the next one.
 
     `next_token` is opaque to the caller (a cursor URL or a page number);
     None on the last page. `total` is the number of records the PSA
-    reported for the whole list, when it reports one.
+    reported for the whole list, when it reports one. `unreadable` lists
+    the page's records whose values could not be read (`Unreadable`).
     """
 
     records: list
     next_token: str | None
     total: int | None = None
+    unreadable: list = field(default_factory=list)
 
 
 def payload_digest(record, exclude=()):
@@ -154,7 +166,14 @@ def parse_date(value):
         raise ValueError(f"expected a calendar date, got the timestamp {value}")
     if isinstance(value, date):
         return value
-    return date.fromisoformat(str(value).strip()[:10])
+    if not isinstance(value, str):
+        raise ValueError(f"the date {value!r:.40} is not text in the form YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError as error:
+        raise ValueError(
+            f"the date {value!r:.40} is not a calendar date in the form YYYY-MM-DD"
+        ) from error
 
 
 def parse_timestamp(value):
@@ -164,7 +183,13 @@ def parse_timestamp(value):
     if isinstance(value, datetime):
         moment = value
     else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        text = str(value).strip().replace("Z", "+00:00")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise ValueError(
+                f"the change time {value!r:.40} is not an ISO 8601 timestamp"
+            ) from error
     if moment.tzinfo:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
@@ -176,15 +201,49 @@ def format_timestamp(moment):
 
 
 def to_decimal(value):
-    """Return `value` as an exact Decimal; floats go through their shortest repr."""
+    """Return `value` as an exact Decimal; floats go through their shortest repr.
+
+    NaN and infinities raise ValueError, because no quantity or amount is
+    either.
+    """
     if value is None or value == "":
         return Decimal(0)
+    if isinstance(value, (bool, list, dict)):
+        raise ValueError(f"{value!r:.40} is not a number")
     if isinstance(value, float):
         value = repr(value)
     try:
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except InvalidOperation as error:
-        raise ValueError(f"{value!r} is not a number") from error
+        raise ValueError(f"{value!r:.40} is not a number") from error
+    if not number.is_finite():
+        raise ValueError(f"{value!r:.40} is not a finite number")
+    return number
+
+
+def email_key(value):
+    """Return the form e-mails are compared in: lower case, no invisible characters.
+
+    Zero-width spaces and other format characters pasted along with an
+    address are dropped, so the address matches the one typed in Odoo.
+    """
+    if not isinstance(value, str):
+        return ""
+    visible = "".join(char for char in value if unicodedata.category(char) != "Cf")
+    return visible.strip().lower()
+
+
+def as_text(value):
+    """Return a text value of a PSA record as a string ("" for none).
+
+    Numbers become their text. A list or an object raises ValueError,
+    because it is not what the field contains.
+    """
+    if value is None or value is False:
+        return ""
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"{value!r:.40} is a list or an object, not text")
+    return str(value)
 
 
 def hours_from_minutes(minutes):

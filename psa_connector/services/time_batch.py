@@ -50,7 +50,8 @@ class PullRun:
     `flow` is the flow code that keeps the watermark, `fetch_pages`
     requests pages from the client and `make_importer` returns the object
     whose `import_page(records)` stores one page and returns its
-    `ImportResult`.
+    `ImportResult`, and whose `reject_unreadable(items)` opens the exception
+    of each record the client could not read.
     """
 
     flow = None
@@ -212,7 +213,9 @@ class PullRun:
     def _store_in(self, env, page, state):
         flow = self._locked_flow(env)
         backend = env["integration.backend"].browse(self.backend_id)
-        result = self.make_importer(backend).import_page(page.records)
+        importer = self.make_importer(backend)
+        result = importer.import_page(page.records)
+        importer.reject_unreadable(page.unreadable)
         mark = read_watermark(flow.watermark)
         mark["run"] = dict(
             state, next=page.next_token, high=newest(state["high"], page.records)

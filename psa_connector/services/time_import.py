@@ -112,6 +112,17 @@ class TimeImporter:
         self._resolve_released_months()
         return self.result
 
+    def reject_unreadable(self, unreadable):
+        """Open the exception of each entry of the page the client could not read."""
+        for item in unreadable:
+            error = validation.unreadable_error(self.backend, item)
+            if self.raise_errors:
+                raise error
+            self.result.read += 1
+            self.result.rejected += 1
+            self.outcomes[item.id] = ("reject", str(error))
+            open_unreadable(self.backend, "psa.time_entry", item, error)
+
     def _lock(self, entries):
         keys = sorted(f"integration:{self.backend.id}:{LINE}:{e.id}" for e in entries)
         if keys:
@@ -521,6 +532,19 @@ class TimeImporter:
         if jobs:
             jobs.write({"state": "done", "result": "Imported by the batch run."})
             self.env["integration.exception"]._resolve_for_done_jobs(jobs)
+
+
+def open_unreadable(backend, flow, unreadable, error):
+    """Store an unreadable PSA record as a failed job of `flow`; open its exception.
+
+    The job's payload makes its handler read the record from the PSA
+    again, and its key is the record's, so importing the corrected record
+    later closes the job and its exception.
+    """
+    payload = {"id": unreadable.id, "refetch": True}
+    job = backend._psa_failed_job(flow, unreadable.id, payload, str(error))
+    backend.env["integration.exception"]._open_from_error(job, error)
+    return job
 
 
 def locked_rows_domain(backend, month):

@@ -26,6 +26,8 @@ def sweep_deleted(backend, date_from, date_to):
     listed = set()
     for page in client.iter_time_entry_pages(date_from=date_from, date_to=date_to):
         listed.update(entry.id for entry in page.records)
+        # An entry the client could not read still exists in the PSA.
+        listed.update(item.id for item in page.unreadable)
     imported = backend.env["psa.time.entry"].search_read(
         [
             ("backend_id", "=", backend.id),

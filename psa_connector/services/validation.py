@@ -48,6 +48,25 @@ def label(record):
     return f"PSA {kind} {record.id}"
 
 
+def unreadable_error(backend, unreadable):
+    """Return the error of a PSA record whose values cannot be read.
+
+    `unreadable` is a `records.Unreadable`; the error keeps it as its
+    `unreadable` attribute, for the caller that stores the record's retry.
+    """
+    error = PsaBusinessError(
+        f"PSA {unreadable.kind} {unreadable.id} on {backend.display_name} cannot "
+        f"be read: {unreadable.reason}. Nothing of it was imported; correct it in "
+        "the PSA, and the next pull reads it again.",
+        category="invalid_payload",
+        dedup_key=(
+            f"psa:{backend.id}:invalid_payload:{unreadable.kind}:{unreadable.id}"
+        ),
+    )
+    error.unreadable = unreadable
+    return error
+
+
 def split_duplicates(entries):
     """Return (entries whose id is unique in the page, entries whose id repeats)."""
     counts = Counter(entry.id for entry in entries)

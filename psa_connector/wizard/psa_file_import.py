@@ -12,6 +12,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..services import file_import, mapping
+from ..services.records import email_key
 from ..services.time_import import TimeImporter
 
 _logger = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class PsaFileImport(models.TransientModel):
         cache = {}
 
         def timezone_of(email):
-            key = email.strip().lower()
+            key = email_key(email)
             if key not in cache:
                 found = mapping.employees_by_email(self.env, company, {key}).get(key)
                 cache[key] = (found[0].tz if found else None) or fallback
@@ -220,7 +221,7 @@ class PsaFileImport(models.TransientModel):
         """Create or update one allocation; return (action, reason)."""
         company = self.mapping_id.company_id
         backend = self.mapping_id.backend_id
-        key = allocation.person_email.lower()
+        key = email_key(allocation.person_email)
         employees = mapping.employees_by_email(self.env, company, {key}).get(key, [])
         projects = self.env["project.project"].search(
             [("psa_code", "=", allocation.project_id)], limit=2

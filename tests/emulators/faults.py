@@ -2,12 +2,14 @@
 
 A `Faults` object stores the faults a test requested: slow responses, requests
 held past the client's timeout, dropped connections, error statuses,
-truncated JSON, expired tokens, tighter rate limits and callbacks that run
-between two pages of one sync. `FaultMiddleware` consults it on every
+truncated JSON, records with field values the vendor never sends, expired
+tokens, tighter rate limits and callbacks that run between two pages of one
+sync. `FaultMiddleware` consults it on every
 request, so each emulator gets the same faults without code of its own.
 Every fault can be limited to a path prefix and an HTTP method.
 """
 
+import json
 import logging
 import socket
 import threading
@@ -35,6 +37,8 @@ class FaultRule:
     code: int = 0
     retry_after: float | None = None
     process: bool = False
+    record_id: str | None = None
+    changes: dict = field(default_factory=dict)
 
     def matches(self, method, path):
         """Return whether the rule applies to this request and is not used up."""
@@ -66,6 +70,7 @@ class FaultPlan:
 
     delay: float = 0.0
     rule: FaultRule | None = None
+    rewrites: list = field(default_factory=list)
     fired: list = field(default_factory=list)
 
 
@@ -121,6 +126,19 @@ class Faults:
         """Return a truncated, invalid JSON body to matching requests."""
         self._add(FaultRule("malformed", path, method, times))
 
+    def rewrite(self, record_id, changes, times=None, path=None, method=None):
+        """Serve record `record_id` with `changes` applied to its JSON.
+
+        `changes` maps a field, or a dotted path such as `attributes.date`,
+        to the value to send instead; `REMOVED` drops the field. Every
+        object of a response whose `id` is `record_id` is changed, in lists
+        and single reads alike. Rewrites combine with each other and with
+        `slow`, not with a terminal fault.
+        """
+        rule = FaultRule("rewrite", path, method, times, record_id=str(record_id))
+        rule.changes = dict(changes)
+        self._add(rule)
+
     def expire_tokens(self, static=False):
         """Invalidate every access token issued so far.
 
@@ -167,6 +185,8 @@ class Faults:
                     continue
                 if rule.kind == "slow":
                     plan.delay += rule.seconds
+                elif rule.kind == "rewrite":
+                    plan.rewrites.append(rule)
                 elif plan.rule is None:
                     plan.rule = rule
                 else:
@@ -219,6 +239,8 @@ class FaultMiddleware:
             self.stopping.wait(plan.delay)
 
         rule = plan.rule
+        if rule is None and plan.rewrites:
+            return self._apply_rewrites(plan.rewrites, environ, start_response)
         if rule is None:
             return self.app(environ, start_response)
         _logger.info("Emulator fault %s on %s %s", rule.kind, method, path)
@@ -234,6 +256,17 @@ class FaultMiddleware:
         body = response.get_data()
         response.set_data(body[: len(body) // 2] if len(body) > 1 else b'{"')
         response.headers["Content-Type"] = "application/json;charset=utf-8"
+        return response(environ, start_response)
+
+    def _apply_rewrites(self, rules, environ, start_response):
+        response = Response.from_app(self.app, environ, buffered=True)
+        try:
+            body = json.loads(response.get_data())
+        except ValueError:
+            return response(environ, start_response)
+        for rule in rules:
+            _rewrite_records(body, rule.record_id, rule.changes)
+        response.set_data(json.dumps(body))
         return response(environ, start_response)
 
     def _apply_timeout(self, rule, environ, start_response):
@@ -261,3 +294,34 @@ class FaultMiddleware:
             except OSError:
                 _logger.debug("Client socket was already closed")
         raise ConnectionAbortedError("emulator fault: connection dropped")
+
+
+# Value of a `rewrite` change that removes the field instead of setting it.
+REMOVED = object()
+
+
+def _rewrite_records(node, record_id, changes):
+    """Apply `changes` to every object under `node` whose id is `record_id`."""
+    if isinstance(node, list):
+        for item in node:
+            _rewrite_records(item, record_id, changes)
+        return
+    if not isinstance(node, dict):
+        return
+    if str(node.get("id")) == record_id:
+        for dotted, value in changes.items():
+            _set_path(node, dotted.split("."), value)
+    for value in node.values():
+        if isinstance(value, (dict, list)):
+            _rewrite_records(value, record_id, changes)
+
+
+def _set_path(node, keys, value):
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    if value is REMOVED:
+        node.pop(keys[-1], None)
+    else:
+        node[keys[-1]] = value

@@ -194,7 +194,12 @@ class PullRun:
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 with self.registry.cursor() as cr:
-                    result = self._store_in(self._env(cr), page, state)
+                    env = self._env(cr)
+                    result = self._store_in(env, page, state)
+                    # The commit flushes pending writes (the run's new
+                    # position among them) only through an environment of
+                    # the cursor that is still referenced; flush here.
+                    env.flush_all()
                 break
             except RACE_ERRORS:
                 if attempt == PAGE_ATTEMPTS:

@@ -13,6 +13,7 @@
     },
     "data": [
         "security/ir.model.access.csv",
+        "security/crm_bridge_rules.xml",
         "data/product_data.xml",
         "data/ir_cron.xml",
         "views/integration_backend_views.xml",

@@ -236,7 +236,12 @@ class BillingRun(models.Model):
     # ------------------------------------------------------------------
 
     def action_validate(self):
-        """Record the checkpoints as issues; validate unless one blocks the run."""
+        """Record the checkpoints as issues; validate unless one blocks the run.
+
+        Billing users may only read issues, so that only a billing approver
+        can waive one. Validation therefore writes them with superuser rights.
+        """
+        self.check_access("write")
         for run in self:
             run._check_state("draft", "validated")
             waived = {
@@ -244,9 +249,13 @@ class BillingRun(models.Model):
                 for issue in run.issue_ids
                 if issue.waived
             }
-            run.issue_ids.unlink()
+            run.issue_ids.sudo().unlink()
             self.env["billing.correction"]._collect_from_exceptions(run.company_id)
-            issues = self.env["billing.run.issue"].create(RunCheckpoints(run).collect())
+            issues = (
+                self.env["billing.run.issue"]
+                .sudo()
+                .create(RunCheckpoints(run).collect())
+            )
             # A waiver holds for the same finding when validation runs again.
             for issue in issues:
                 approver = waived.get(issue._waiver_key())

@@ -60,7 +60,8 @@ class BillingRunIssue(models.Model):
         """Accept issues so they no longer block; billing approvers only."""
         self.run_id._check_approver()
         for issue in self:
-            issue.write({"waived": True, "waived_by_id": self.env.user.id})
+            # Billing users, approvers included, may only read issues.
+            issue.sudo().write({"waived": True, "waived_by_id": self.env.user.id})
             issue.run_id.message_post(
                 body=_(
                     "Issue waived by %(user)s: %(message)s",

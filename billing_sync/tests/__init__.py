@@ -1,4 +1,5 @@
 from . import (
+    test_access,
     test_accrual,
     test_billing_run,
     test_corrections,

@@ -3,7 +3,7 @@
 from odoo import _, api, fields, models
 from odoo.addons.integration_audit.services import secrets
 from odoo.addons.integration_audit.services.errors import IntegrationError
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..services.hubspot_client import HubSpotClient
 from ..services.salesforce_client import SalesforceClient
@@ -216,7 +216,21 @@ class IntegrationBackend(models.Model):
         return self.crm_owner_billing if group == "billing" else self.crm_owner_names
 
     def action_crm_sync_now(self):
-        """Poll every enabled CRM object of this backend now and wake the queue."""
+        """Poll every enabled CRM object of this backend now and wake the queue.
+
+        Integration managers may poll although they cannot write backends,
+        because the poll stores jobs and watermarks with superuser rights.
+        """
+        self.check_access("read")
+        manager = self.env.user.has_group("integration_audit.group_integration_manager")
+        if not (self.env.su or manager):
+            raise AccessError(
+                _(
+                    "Only integration managers can poll a CRM now. Ask an "
+                    "integration administrator to add %s to the Manager group.",
+                    self.env.user.name,
+                )
+            )
         for backend in self:
             backend._crm_call_for_user(backend._crm_poll, force=True)
         self.env["integration.sync.job"]._wake_worker()
@@ -231,6 +245,7 @@ class IntegrationBackend(models.Model):
 
     def action_crm_load_pipelines(self):
         """Read the deal pipelines and their stages from HubSpot."""
+        self.check_access("write")
         Pipeline = self.env["crm.bridge.pipeline"]
         for backend in self:
             backend._crm_call_for_user(Pipeline._load_from_hubspot, backend)
@@ -238,6 +253,7 @@ class IntegrationBackend(models.Model):
 
     def action_crm_ensure_properties(self):
         """Create the deal properties the invoice status is written to."""
+        self.check_access("write")
         Push = self.env["crm.bridge.deal.push"]
         for backend in self:
             backend._crm_call_for_user(Push._ensure_remote_fields, backend)

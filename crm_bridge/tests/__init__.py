@@ -1,4 +1,5 @@
 from . import (
+    test_access,
     test_auth,
     test_hubspot_deals,
     test_invoice_status,

@@ -232,8 +232,13 @@ class IntegrationBackend(models.Model):
         return flow
 
     def action_test_connection(self):
-        """Call the external system's cheapest authenticated endpoint."""
+        """Call the external system's cheapest authenticated endpoint.
+
+        Only users who may write the backend may test it, because the test
+        sends the stored credentials.
+        """
         self.ensure_one()
+        self.check_access("write")
         try:
             self._test_connection()
         except Exception as error:

@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_access_http,
     test_http_client,
     test_metrics,
     test_secrets,

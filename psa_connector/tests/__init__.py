@@ -1,4 +1,5 @@
 from . import (
+    test_access,
     test_expenses,
     test_file_import,
     test_productive,

@@ -2,7 +2,9 @@
 
 `emulators` serves every system filled with the small fake firm for a whole
 session. `hubspot_server` and `salesforce_server` serve an empty store per
-test, for tests that seed exactly the records they need.
+test, for tests that seed exactly the records they need, and
+`harvest_firm_server` serves the small firm's Harvest account per test,
+for tests that inject faults or count requests.
 """
 
 import sys
@@ -17,6 +19,8 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.emulators import start_emulators  # noqa: E402
+from tests.emulators.firm import build_firm  # noqa: E402
+from tests.emulators.harvest import load_firm, make_harvest_server  # noqa: E402
 from tests.emulators.hubspot import make_hubspot_server  # noqa: E402
 from tests.emulators.salesforce import make_salesforce_server  # noqa: E402
 
@@ -39,4 +43,20 @@ def hubspot_server():
 def salesforce_server():
     """A Salesforce emulator with an empty org, stopped after the test."""
     with make_salesforce_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def small_firm():
+    """The small fake firm (seed 1234) as plain records."""
+    return build_firm("small", seed=1234)
+
+
+@pytest.fixture
+def harvest_firm_server(small_firm):
+    """A Harvest emulator serving the small firm from a store of its own.
+
+    70 time entries of 4 consultants on 2 projects, 30 of them approved.
+    """
+    with make_harvest_server(load_firm(small_firm)) as server:
         yield server

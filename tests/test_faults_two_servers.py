@@ -25,7 +25,7 @@ from tests.bench.committed import (
     wait_until,
     wake_queue,
 )
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import server_on_test_database
 
 JOBS = 300
 JOB_SECONDS = 0.01
@@ -86,16 +86,8 @@ def servers():
     """Two threaded Odoo servers, each with one cron thread, on the test database."""
     started = []
     try:
-        for port in loopback_ports(2):
-            server = OdooServer(
-                config["db_name"],
-                port,
-                config["addons_path"],
-                workers=0,
-                cron_threads=1,
-                data_dir=config["data_dir"],
-            )
-            started.append(server.start())
+        for _server in range(2):
+            started.append(server_on_test_database(cron_threads=1).start())
         yield started
     finally:
         for server in started:

@@ -27,7 +27,7 @@ from tests.bench.committed import (
     wait_until,
     wake_queue,
 )
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import server_on_test_database
 
 JOBS = 120
 # Each job sleeps this long after its insert, so the kill lands inside a job.
@@ -48,17 +48,7 @@ def backend(registry):
 
 @pytest.fixture
 def server():
-    http_port, gevent_port = loopback_ports(2)
-    odoo_server = OdooServer(
-        config["db_name"],
-        http_port,
-        config["addons_path"],
-        workers=1,
-        cron_threads=1,
-        gevent_port=gevent_port,
-        data_dir=config["data_dir"],
-    )
-    with odoo_server:
+    with server_on_test_database(workers=1, cron_threads=1) as odoo_server:
         yield odoo_server
 
 

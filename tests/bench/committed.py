@@ -5,6 +5,8 @@ Each helper opens its own cursor and commits, as separate processes would;
 database stays as it was.
 """
 
+import os
+import signal
 import time
 
 from odoo import SUPERUSER_ID, api
@@ -80,6 +82,42 @@ def wait_until(condition, timeout, interval=0.2):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def busy_sessions(registry):
+    """Return how many other sessions of the database are running a statement."""
+    [(count,)] = query(
+        registry,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND state = 'active'",
+    )
+    return count
+
+
+def _is_stopped(pid):
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
+def stop_when(registry, pid, condition, timeout):
+    """Stop process `pid` (SIGSTOP) while `condition()` is true; return whether it did.
+
+    `condition()` checks the database for work of the process that is not
+    committed yet. Once it is true, the process is stopped and its sessions
+    finish the statement they run. A stopped process sends no COMMIT, so a
+    condition still true then stays true until the process is killed. If it
+    became false (the work was committed in between), the process continues
+    and the wait starts again. The caller kills or continues the process.
+    """
+    deadline = time.monotonic() + timeout
+    while wait_until(condition, deadline - time.monotonic(), interval=0.01):
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: _is_stopped(pid), 10, interval=0.01)
+        wait_until(lambda: not busy_sessions(registry), 10, interval=0.05)
+        if condition():
+            return True
+        os.kill(pid, signal.SIGCONT)
+    return False
 
 
 def delete_backend_data(registry, backend_id):

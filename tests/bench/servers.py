@@ -15,7 +15,11 @@ import time
 
 import requests
 
+from odoo.tools import config
+
 HEALTH_PATH = "/web/health"
+# Seconds a JSON-RPC call may take: long enough for a whole PSA pull.
+RPC_TIMEOUT = 300
 # Ports to take, as "first-last"; unset means any free ephemeral port.
 PORT_RANGE_VARIABLE = "INTEGRATION_TEST_PORTS"
 
@@ -33,6 +37,23 @@ def _ephemeral_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _niceness(pid):
+    """Return the nice value of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        # The fields after the command name, which is in parentheses.
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return int(fields[16])
+
+
+def _is_gevent_process(pid):
+    """Return whether a server's child is the gevent process its command names."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"gevent" in handle.read().split(b"\0")
+    except FileNotFoundError:
+        return False
 
 
 def loopback_ports(count):
@@ -131,6 +152,61 @@ class OdooServer:
         with open(path, encoding="ascii") as handle:
             return [int(pid) for pid in handle.read().split()]
 
+    def cron_worker_pids(self):
+        """Return the process ids of the cron workers of a prefork server.
+
+        Odoo's cron workers lower their own scheduling priority (nice 10
+        more) when they start; its HTTP workers and gevent process keep the
+        master's.
+        """
+        master = _niceness(self.process.pid)
+        pids = []
+        for pid in self.worker_pids():
+            try:
+                if _niceness(pid) > master:
+                    pids.append(pid)
+            except FileNotFoundError:
+                continue  # the process ended after it was listed
+        return pids
+
+    def http_worker_pids(self):
+        """Return the process ids of the HTTP workers of a prefork server."""
+        crons = set(self.cron_worker_pids())
+        return [
+            pid
+            for pid in self.worker_pids()
+            if pid not in crons and not _is_gevent_process(pid)
+        ]
+
+    def rpc(self, model, method, *args, login="admin", password="admin"):
+        """Call `model.method(*args)` over JSON-RPC as `login`; return the result.
+
+        Each request is sent once: `requests` does not send a POST again
+        when the connection drops, unlike `xmlrpc.client`, which repeats a
+        request once on a reset connection. An Odoo error raises
+        `RuntimeError` with Odoo's message.
+        """
+        database = self.database
+        uid = self._json_rpc("common", "authenticate", database, login, password, {})
+        if not uid:
+            raise RuntimeError(f"{login} cannot log in to {database} on {self.url}")
+        return self._json_rpc(
+            "object", "execute_kw", database, uid, password, model, method, list(args)
+        )
+
+    def _json_rpc(self, service, method, *args):
+        body = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {"service": service, "method": method, "args": list(args)},
+        }
+        response = requests.post(f"{self.url}/jsonrpc", json=body, timeout=RPC_TIMEOUT)
+        response.raise_for_status()
+        reply = response.json()
+        if "error" in reply:
+            raise RuntimeError(reply["error"]["data"]["message"])
+        return reply["result"]
+
     def stop(self, timeout=30):
         """Stop the server and its workers: SIGTERM, then SIGKILL after `timeout`."""
         if self.process is None or self.process.poll() is not None:
@@ -153,3 +229,24 @@ class OdooServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+def server_on_test_database(workers=0, cron_threads=0, **options):
+    """Return an unstarted `OdooServer` on the database the tests run against.
+
+    The server takes the database, addons path and data directory of the
+    running Odoo configuration (pytest-odoo's), and free loopback ports:
+    one for HTTP and, in prefork mode, one for the gevent process.
+    Other `options` are those of `OdooServer`.
+    """
+    http_port, gevent_port = loopback_ports(2)
+    options.setdefault("gevent_port", gevent_port)
+    options.setdefault("data_dir", config["data_dir"])
+    return OdooServer(
+        config["db_name"],
+        http_port,
+        config["addons_path"],
+        workers=workers,
+        cron_threads=cron_threads,
+        **options,
+    )

@@ -1,5 +1,8 @@
 """Pytest fixtures for the emulators; importable without Odoo or a database.
 
+`registry` is the Odoo registry of the test database, for the tests that
+commit or start a real server; it imports Odoo only when used.
+
 `emulators` serves every system filled with the small fake firm for a whole
 session. `hubspot_server` and `salesforce_server` serve an empty store per
 test, for tests that seed exactly the records they need, and
@@ -23,6 +26,16 @@ from tests.emulators.firm import build_firm  # noqa: E402
 from tests.emulators.harvest import load_firm, make_harvest_server  # noqa: E402
 from tests.emulators.hubspot import make_hubspot_server  # noqa: E402
 from tests.emulators.salesforce import make_salesforce_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """The registry of the database the tests run against (pytest-odoo's)."""
+    # Imported here, so the emulator fixtures keep working without Odoo.
+    import odoo  # noqa: PLC0415
+    from odoo.tools import config  # noqa: PLC0415
+
+    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture(scope="session")

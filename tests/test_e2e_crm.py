@@ -19,10 +19,9 @@ from datetime import date
 
 import pytest
 
-import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.tools import config
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import server_on_test_database
 from tests.emulators import start_emulators
 from tests.emulators.senders import HubSpotWebhookSender, OutboundMessageSender
 
@@ -39,11 +38,6 @@ CURRENCIES = ("EUR", "GBP", "USD", "JPY")
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
-
-
-@pytest.fixture(scope="module")
 def emulators():
     with start_emulators(
         size="small", seed=1234, systems=("hubspot", "salesforce")
@@ -54,17 +48,8 @@ def emulators():
 @pytest.fixture(scope="module")
 def server():
     """One real Odoo server process on the test database, without cron threads."""
-    (port,) = loopback_ports(1)
-    process = OdooServer(
-        config["db_name"],
-        port,
-        config["addons_path"],
-        workers=0,
-        cron_threads=0,
-        data_dir=config["data_dir"],
-    ).start()
-    yield process
-    process.stop()
+    with server_on_test_database() as process:
+        yield process
 
 
 def environment(cr):

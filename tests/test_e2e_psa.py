@@ -21,23 +21,17 @@ from decimal import Decimal
 import pytest
 import requests
 
-import odoo
 from odoo import SUPERUSER_ID, api
 from odoo.addons.psa_connector.services.records import Page, TimeEntry
 from odoo.addons.psa_connector.services.time_batch import TimeBatch
 from odoo.addons.psa_connector.services.time_import import TimeImporter
 from odoo.tools import config
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import server_on_test_database
 from tests.bench.signing import psa_headers
 from tests.emulators import start_emulators
 
 ADMIN_LOGIN = ADMIN_PASSWORD = "admin"
 WEBHOOK_SECRET = "e2e-psa-webhook-secret"
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture(scope="module")
@@ -164,17 +158,8 @@ def productive_backend(registry, emulators, firm_in_odoo):
 @pytest.fixture(scope="module")
 def server():
     """One real Odoo server process on the test database, without cron threads."""
-    (port,) = loopback_ports(1)
-    process = OdooServer(
-        config["db_name"],
-        port,
-        config["addons_path"],
-        workers=0,
-        cron_threads=0,
-        data_dir=config["data_dir"],
-    ).start()
-    yield process
-    process.stop()
+    with server_on_test_database() as process:
+        yield process
 
 
 def rpc(server, model, method, *args):

@@ -20,9 +20,7 @@ from datetime import date, timedelta
 
 import pytest
 
-import odoo
 from odoo import SUPERUSER_ID, Command, api
-from odoo.tools import config
 from tests.bench.committed import query, stop_when, wait_until
 from tests.bench.servers import server_on_test_database
 
@@ -31,11 +29,6 @@ HOURS = (2.0, 3.0, 1.5)
 PRICE = 100.0
 # Generate is killed once this many invoices exist in its transaction.
 INVOICES_BEFORE_KILL = 2
-
-
-@pytest.fixture
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 def last_month():

@@ -19,10 +19,9 @@ import time
 import pytest
 import requests
 
-import odoo
 from odoo.tools import config
 from tests.bench.committed import create_backend, delete_backend_data, query
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import loopback_ports, server_on_test_database
 from tests.bench.signing import hubspot_v3_headers
 from tests.bench.tcp_proxy import TcpProxy
 from tests.bench.webhook import hubspot_batch
@@ -31,11 +30,6 @@ SECRET = "outage-test-secret"
 EVENTS_PER_BATCH = 20
 OUTAGE_SECONDS = 4
 MAX_SENDS_WHILE_DOWN = 200
-
-
-@pytest.fixture
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture
@@ -63,15 +57,10 @@ def postgres_address():
 @pytest.fixture
 def proxied_server():
     """An Odoo server whose only way to PostgreSQL is a proxy the test controls."""
-    proxy_port, http_port, gevent_port = loopback_ports(3)
+    (proxy_port,) = loopback_ports(1)
     proxy = TcpProxy(proxy_port, postgres_address()).start()
-    server = OdooServer(
-        config["db_name"],
-        http_port,
-        config["addons_path"],
+    server = server_on_test_database(
         workers=2,
-        gevent_port=gevent_port,
-        data_dir=config["data_dir"],
         # Loaded server-wide, the intake responds 503 when no database is
         # reachable, instead of Odoo's 404 for an unknown route.
         extra_args=[

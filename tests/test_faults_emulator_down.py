@@ -14,8 +14,6 @@ import time
 
 import pytest
 
-import odoo
-from odoo.tools import config
 from tests.bench.committed import (
     create_backend,
     delete_backend_data,
@@ -25,7 +23,7 @@ from tests.bench.committed import (
     wait_until,
     wake_queue,
 )
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import server_on_test_database
 from tests.emulators.base import EmulatorServer
 from tests.emulators.harvest import make_harvest_server
 
@@ -35,11 +33,6 @@ RETRY_BASE_SECONDS = 1
 RETRY_MAX_SECONDS = 4
 # Time for the cron to wake and run the due jobs once the emulator is back.
 PROCESSING_SLACK_SECONDS = 15
-
-
-@pytest.fixture
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture
@@ -72,15 +65,7 @@ def backend(registry, harvest):
 
 @pytest.fixture
 def server():
-    odoo_server = OdooServer(
-        config["db_name"],
-        loopback_ports(1)[0],
-        config["addons_path"],
-        workers=0,
-        cron_threads=1,
-        data_dir=config["data_dir"],
-    )
-    with odoo_server:
+    with server_on_test_database(cron_threads=1) as odoo_server:
         yield odoo_server
 
 

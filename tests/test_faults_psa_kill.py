@@ -22,8 +22,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import odoo
-from odoo.tools import config
 from tests.bench.committed import query, stop_when, wait_until, wake_queue
 from tests.bench.psa_data import (
     create_firm,
@@ -41,11 +39,6 @@ PAGE_SIZE = 8
 TIME_CRON = "psa_connector.ir_cron_psa_import_time"
 TIME_FLOW = "psa.time_entries"
 ENTRIES_PATH = "/v2/time_entries"
-
-
-@pytest.fixture
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ These tests commit to the test database, so each cleans up what it made.
 
 import pytest
 
-import odoo
 from odoo import SUPERUSER_ID, api
-from odoo.tools import config
 from tests.bench.committed import (
     create_backend,
     delete_backend_data,
@@ -31,11 +29,6 @@ JOBS = 300
 JOB_SECONDS = 0.01
 SECOND_CRON_MODULE = "__fault_test__"
 SECOND_CRON_NAME = "ir_cron_run_sync_jobs_second"
-
-
-@pytest.fixture
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture

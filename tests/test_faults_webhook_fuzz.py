@@ -25,10 +25,8 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import odoo
-from odoo.tools import config
 from tests.bench.committed import create_backend, delete_backend_data, query
-from tests.bench.servers import OdooServer, loopback_ports
+from tests.bench.servers import server_on_test_database
 from tests.bench.signing import hubspot_v3_headers, psa_headers
 
 SECRET = "fuzz-webhook-secret"
@@ -295,11 +293,6 @@ SIGNING = st.sampled_from(["valid", "valid", "valid", "wrong", "missing", "stale
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
-
-
-@pytest.fixture(scope="module")
 def backends(registry):
     common = {"webhook_secret": SECRET, "webhook_max_bytes": SIZE_LIMIT}
     ids = {
@@ -338,16 +331,7 @@ FUZZ_STARTED = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
 
 @pytest.fixture(scope="module")
 def server(backends):
-    http_port, gevent_port = loopback_ports(2)
-    odoo_server = OdooServer(
-        config["db_name"],
-        http_port,
-        config["addons_path"],
-        workers=2,
-        gevent_port=gevent_port,
-        data_dir=config["data_dir"],
-    )
-    with odoo_server:
+    with server_on_test_database(workers=2) as odoo_server:
         yield odoo_server
 
 

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-import odoo
-from odoo.tools import config
 from tests.bench.committed import (
     create_backend,
     delete_backend_data,
@@ -32,11 +30,6 @@ from tests.bench.servers import server_on_test_database
 JOBS = 120
 # Each job sleeps this long after its insert, so the kill lands inside a job.
 JOB_SECONDS = 0.05
-
-
-@pytest.fixture
-def registry():
-    return odoo.modules.registry.Registry(config["db_name"])
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 """Models of the billing_sync addon."""
 
+# The mixin first: runs and accruals below inherit it.
+from . import billing_workflow_mixin
+
+# isort: split
 from . import (
     account_analytic_line,
     account_move,

@@ -2,7 +2,8 @@
 
 One draft journal entry per company and period end debits the unbilled
 revenue account and credits income with the value, at the order price, of
-what Odoo counts as delivered and not invoiced on that date. A reviewer
+what Odoo counts as delivered and not invoiced on that date. An accountant
+computes it; a billing approver, who may only read accruals otherwise,
 posts it, and its reversal is dated the first day of the next period.
 """
 
@@ -16,9 +17,15 @@ from odoo.tools import date_utils
 class BillingAccrual(models.Model):
     _name = "billing.accrual"
     _description = "Unbilled Revenue Accrual"
-    _inherit = ["mail.thread"]
+    _inherit = ["billing.workflow.mixin", "mail.thread"]
     _order = "date desc, id desc"
     _check_company_auto = True
+    _workflow_fields = {
+        "state": "draft",
+        "move_id": False,
+        "reversal_move_id": False,
+        "reviewed_by_id": False,
+    }
 
     name = fields.Char(compute="_compute_name", store=True)
     company_id = fields.Many2one(
@@ -42,6 +49,7 @@ class BillingAccrual(models.Model):
             ("cancelled", "Cancelled"),
         ],
         required=True,
+        readonly=True,
         default="draft",
         tracking=True,
     )
@@ -79,25 +87,35 @@ class BillingAccrual(models.Model):
             accrual.amount = sum(accrual.line_ids.mapped("amount_company"))
 
     def action_compute(self):
-        """Compute the lines and the draft entry, replacing earlier drafts."""
+        """Compute the lines and the draft entry, replacing earlier drafts.
+
+        Accountants may not delete lines by hand, so the lines of the
+        earlier draft go with superuser rights once the accrual's own write
+        right is checked.
+        """
+        self.check_access("write")
         for accrual in self:
             if accrual.state not in ("draft", "to_review"):
                 raise UserError(_("Accrual %s is posted or cancelled.", accrual.name))
             if accrual.move_id:
                 accrual.move_id.unlink()
-            accrual.line_ids.unlink()
+            accrual.line_ids.sudo().unlink()
             self.env["billing.accrual.line"].create(accrual._prepare_lines())
-            accrual.move_id = accrual._create_move()
-            accrual.state = "to_review"
+            accrual._write_workflow(
+                {"move_id": accrual._create_move().id, "state": "to_review"}
+            )
         return True
 
     def action_post(self):
         """Post the reviewed entry and its reversal on the next period's first day.
 
         A reversal dated in the future stays a draft that Odoo posts on its
-        date (auto_post), as for any future-dated entry.
+        date (auto_post), as for any future-dated entry. A billing approver
+        may only read accruals, so the accrual records the posting with
+        superuser rights once the approver is checked.
         """
         self.env["billing.run"]._check_approver()
+        self.check_access("read")
         for accrual in self:
             if accrual.state != "to_review" or not accrual.move_id:
                 raise UserError(
@@ -113,7 +131,7 @@ class BillingAccrual(models.Model):
                 ]
             )
             reversal._post(soft=True)
-            accrual.write(
+            accrual._write_workflow(
                 {
                     "state": "posted",
                     "reversal_move_id": reversal.id,
@@ -124,6 +142,7 @@ class BillingAccrual(models.Model):
 
     def action_cancel(self):
         """Drop a draft accrual and its draft entry."""
+        self.check_access("write")
         for accrual in self:
             if accrual.state == "posted":
                 raise UserError(
@@ -131,7 +150,7 @@ class BillingAccrual(models.Model):
                 )
             if accrual.move_id:
                 accrual.move_id.unlink()
-            accrual.state = "cancelled"
+            accrual._write_workflow({"state": "cancelled"})
         return True
 
     def _delivered_lines(self):

@@ -5,6 +5,7 @@ cancelled. Validation records checkpoints as issues. The preview records per
 order what will be invoiced and what is left out. Generation creates draft
 invoices through Odoo's own sale invoicing, one order at a time. Posting
 needs a billing approver and happens inside the company's posting window.
+The state and the approval change only through these steps' buttons.
 """
 
 from datetime import timedelta
@@ -29,9 +30,15 @@ APPROVER_GROUP = "billing_sync.group_billing_approver"
 class BillingRun(models.Model):
     _name = "billing.run"
     _description = "Billing Run"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["billing.workflow.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date_to desc, id desc"
     _check_company_auto = True
+    _workflow_fields = {
+        "state": "draft",
+        "approved_by_id": False,
+        "approved_at": False,
+        "posted_at": False,
+    }
 
     name = fields.Char(required=True, copy=False, readonly=True, default="/")
     company_id = fields.Many2one(
@@ -51,6 +58,7 @@ class BillingRun(models.Model):
     state = fields.Selection(
         RUN_STATES,
         required=True,
+        readonly=True,
         default="draft",
         tracking=True,
         copy=False,
@@ -277,18 +285,19 @@ class BillingRun(models.Model):
                     )
                 )
                 continue
-            run.state = "validated"
+            run._write_workflow({"state": "validated"})
         return True
 
     def action_preview(self):
         """Record what each invoice will contain and what is left out, and why."""
+        self.check_access("write")
         for run in self:
             run._check_state("validated", "previewed")
             run.line_ids.unlink()
             run.order_ids.unlink()
             run.previous_run_id = run._find_previous_run()
             RunPreview(run).build()
-            run.state = "previewed"
+            run._write_workflow({"state": "previewed"})
         return True
 
     def action_generate(self):
@@ -298,6 +307,7 @@ class BillingRun(models.Model):
         failure bills only what is left. An order that fails keeps its
         error and leaves the run in the previewed state.
         """
+        self.check_access("write")
         for run in self:
             run._check_state("previewed", "generated")
             todo = run.order_ids.filtered(
@@ -316,15 +326,16 @@ class BillingRun(models.Model):
                     )
                 )
                 continue
-            run.state = "generated"
+            run._write_workflow({"state": "generated"})
         return True
 
     def action_approve(self):
         """Record the approval of a billing approver; posting needs it."""
         self._check_approver()
+        self.check_access("write")
         for run in self:
             run._check_state("generated", "approved")
-            run.write(
+            run._write_workflow(
                 {
                     "approved_by_id": self.env.user.id,
                     "approved_at": fields.Datetime.now(),
@@ -336,6 +347,7 @@ class BillingRun(models.Model):
     def action_post(self):
         """Post the run's draft invoices and credit notes inside the posting window."""
         self._check_approver()
+        self.check_access("write")
         today = fields.Date.context_today(self)
         for run in self:
             run._check_state("generated", "posted")
@@ -351,11 +363,12 @@ class BillingRun(models.Model):
             run._check_posting_window(today)
             moves = run.invoice_ids.filtered(lambda move: move.state == "draft")
             moves.action_post()
-            run.write({"state": "posted", "posted_at": fields.Datetime.now()})
+            run._write_workflow({"state": "posted", "posted_at": fields.Datetime.now()})
         return True
 
     def action_cancel(self):
         """Cancel the run and the draft invoices it created; posted runs stay."""
+        self.check_access("write")
         for run in self:
             if run.state == "posted":
                 raise UserError(
@@ -367,11 +380,12 @@ class BillingRun(models.Model):
                     )
                 )
             run.invoice_ids.filtered(lambda move: move.state == "draft").button_cancel()
-            run.state = "cancelled"
+            run._write_workflow({"state": "cancelled"})
         return True
 
     def action_reset_to_draft(self):
         """Return a validated or previewed run to draft to change its scope."""
+        self.check_access("write")
         for run in self:
             if run.state not in ("validated", "previewed") or run.invoice_ids:
                 raise UserError(
@@ -381,7 +395,7 @@ class BillingRun(models.Model):
                         run.name,
                     )
                 )
-            run.write({"state": "draft"})
+            run._write_workflow({"state": "draft"})
         return True
 
     def action_view_invoices(self):

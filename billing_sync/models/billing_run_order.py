@@ -2,13 +2,18 @@
 
 The row is the run's record of what it did for the order. Generation skips
 rows already done. Before it creates an invoice, it looks for one this run
-already made for the order, so a retried run never bills twice.
+already made for the order, so a retried run never bills twice. An order
+that a blocking issue held back is billed only once a billing approver
+has waived the issue, even when its row was set back to pending.
 """
 
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from ..services.preview import RunPreview
+from .billing_run import APPROVER_GROUP
 
 _logger = logging.getLogger(__name__)
 
@@ -74,8 +79,16 @@ class BillingRunOrder(models.Model):
             run_order.amount_invoiced = total
 
     def _generate_in_savepoint(self):
-        """Generate this order's documents; record a failure instead of raising."""
+        """Generate this order's documents; record a failure instead of raising.
+
+        An order still held by an issue no approver waived is held again
+        instead, however its row came to be pending.
+        """
         self.ensure_one()
+        issues = self._holding_issues()
+        if issues:
+            self.write({"state": "held", "hold_reason": issues[0].message})
+            return
         try:
             with self.env.cr.savepoint():
                 self._generate()
@@ -180,7 +193,44 @@ class BillingRunOrder(models.Model):
         return True
 
     def action_release(self):
-        """Put a held order back among the orders to generate."""
+        """Put held orders back among the orders to generate.
+
+        A billing user releases an order held by hand. An order that a
+        blocking issue holds back needs a billing approver: the release
+        waives the issue in the approver's name and previews the order
+        again, since its lines were left out while it was held.
+        """
         for run_order in self.filtered(lambda o: o.state == "held"):
+            issues = run_order._holding_issues()
+            if issues:
+                run_order._check_release_approver(issues)
+                issues.action_waive()
             run_order.write({"state": "pending", "hold_reason": False})
+            if issues:
+                RunPreview(run_order.run_id).rebuild_order(run_order)
         return True
+
+    def _holding_issues(self):
+        """Return the blocking issues no approver waived that hold this order."""
+        self.ensure_one()
+        return self.run_id.issue_ids.filtered(
+            lambda issue: (
+                issue.order_id == self.order_id
+                and issue.severity == "blocking"
+                and not issue.waived
+            )
+        )
+
+    def _check_release_approver(self, issues):
+        if self.env.user.has_group(APPROVER_GROUP):
+            return
+        raise AccessError(
+            _(
+                "Order %(order)s is held back by a blocking issue: %(issue)s Only "
+                "a billing approver can release it, which waives the issue. Ask a "
+                "member of the Billing approver group to release it, or fix the "
+                "issue, reset the run to draft and validate it again.",
+                order=self.order_id.name,
+                issue=issues[0].message,
+            )
+        )

@@ -31,15 +31,31 @@ class RunPreview:
         previous = self._previous_amounts()
         for order in lines.order_id:
             run_order = self._create_run_order(order, previous.get(order.id, 0.0))
-            order_lines = lines.filtered(lambda line, o=order: line.order_id == o)
-            for line in order_lines:
-                self._preview_line(run_order, line)
-            for correction in corrections.filtered(
-                lambda c, o=order: c.sale_line_id.order_id == o
-            ):
-                self._preview_correction(run_order, correction)
-            self._preview_written_off(run_order, order_lines)
+            self._preview_order(run_order, lines, corrections)
         return self.run.order_ids
+
+    def rebuild_order(self, run_order):
+        """Preview one order again after the issues that held it back were waived."""
+        run_order.line_ids.unlink()
+        corrections = self.run.correction_ids.filtered(
+            lambda c: (
+                c.state == "pending" and c.sale_line_id.order_id == run_order.order_id
+            )
+        )
+        lines = self._candidate_lines(corrections)
+        self._preview_order(run_order, lines, corrections)
+
+    def _preview_order(self, run_order, lines, corrections):
+        """Preview the lines and corrections of `run_order`'s sale order."""
+        order = run_order.order_id
+        order_lines = lines.filtered(lambda line: line.order_id == order)
+        for line in order_lines:
+            self._preview_line(run_order, line)
+        for correction in corrections.filtered(
+            lambda c: c.sale_line_id.order_id == order
+        ):
+            self._preview_correction(run_order, correction)
+        self._preview_written_off(run_order, order_lines)
 
     def _pending_corrections(self):
         corrections = self.env["billing.correction"].search(

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.addons.integration_audit.tests.access_matrix import (
     AccessMatrixCase,
     company_user,
@@ -33,6 +33,7 @@ BILLING_USERS = {
     "accounting_manager",
     "finance",
 }
+APPROVERS = {"billing_approver", "accounting_manager"}
 FIGURE_READERS = {
     *BILLING_USERS,
     "accounting_readonly",
@@ -54,8 +55,9 @@ def rights(readonly="r", users="cru", manager="crud"):
 # prepare runs, corrections and write-offs and rebuild a run's preview, but
 # only accounting managers delete them. Run issues are written by
 # validation alone, so only a billing approver's button can waive one.
-# Accruals are journal entries, kept by accountants. Sales and project
-# managers read the figures.
+# Accruals are journal entries, kept by accountants; a billing approver
+# reads them to post them with the button. Sales and project managers read
+# the figures.
 MODEL_RIGHTS = {
     "billing.run": rights(),
     "billing.run.issue": rights(users="r", manager="r"),
@@ -66,11 +68,13 @@ MODEL_RIGHTS = {
     "billing.write.off.wizard": dict.fromkeys(BILLING_USERS, "crud"),
     "billing.accrual": {
         "accounting_readonly": "r",
+        "billing_approver": "r",
         "accountant": "cru",
         "accounting_manager": "crud",
     },
     "billing.accrual.line": {
         "accounting_readonly": "r",
+        "billing_approver": "r",
         "accountant": "cru",
         "accounting_manager": "crud",
     },
@@ -80,7 +84,12 @@ MODEL_RIGHTS = {
 }
 
 DOCUMENT_READERS = {*BILLING_USERS, "accounting_readonly"}
-ACCRUAL_READERS = {"accounting_readonly", "accountant", "accounting_manager"}
+ACCRUAL_READERS = {
+    "accounting_readonly",
+    "billing_approver",
+    "accountant",
+    "accounting_manager",
+}
 SCHEDULER_ONLY = {"settings_admin"}
 ACTION_OPENERS = {
     "billing_sync.action_billing_run": DOCUMENT_READERS,
@@ -108,7 +117,11 @@ MENU_VIEWERS = {
     "billing_sync.menu_billing_run": BILLING_USERS,
     "billing_sync.menu_billing_correction": BILLING_USERS,
     "billing_sync.menu_billing_write_off": BILLING_USERS,
-    "billing_sync.menu_billing_accrual": {"accountant", "accounting_manager"},
+    "billing_sync.menu_billing_accrual": {
+        "billing_approver",
+        "accountant",
+        "accounting_manager",
+    },
     "billing_sync.menu_billing_figure": BILLING_USERS,
     "billing_sync.menu_billing_figure_refresh": BILLING_USERS,
     "billing_sync.menu_billing_reconciliation": BILLING_USERS,
@@ -187,6 +200,87 @@ class TestBillingAccessMatrix(AccessMatrixCase):
         run.action_validate()
         self.assertFalse(self.issue.exists())
         self.assertEqual(run.state, "validated")
+
+    def test_issue_hold_release_needs_approver(self):
+        run_order = self.held_run_order()
+        self.assertCallers(run_order, "action_release", APPROVERS)
+
+        clerk = run_order.with_user(self.role_users["invoicing"])
+        order = run_order.order_id.name
+        with self.assertRaisesRegex(AccessError, f"{order}.*Billing approver"):
+            clerk.action_release()
+        self.assertEqual(run_order.state, "held")
+        self.assertFalse(self.issue_of(run_order).waived)
+
+    def test_approver_release_waives_issue(self):
+        run_order = self.held_run_order()
+        approver = self.role_users["billing_approver"]
+
+        run_order.with_user(approver).action_release()
+
+        self.assertEqual(run_order.state, "pending")
+        issue = self.issue_of(run_order)
+        self.assertTrue(issue.waived)
+        self.assertEqual(issue.waived_by_id, approver)
+
+    def test_billing_users_release_manual_holds(self):
+        run_order = self.held_run_order(issue=False)
+        self.assertCallers(run_order, "action_release", BILLING_USERS)
+
+    def test_run_workflow_fields_reject_writes(self):
+        approver = self.role_users["billing_approver"]
+        forged = {
+            "state": "generated",
+            "approved_by_id": approver.id,
+            "approved_at": fields.Datetime.now(),
+            "posted_at": fields.Datetime.now(),
+        }
+        for name, value in forged.items():
+            with self.subTest(field=name):
+                self.assertCallers(self.billing_run, "write", set(), {name: value})
+
+        clerk = self.billing_run.with_user(self.role_users["invoicing"])
+        with self.assertRaisesRegex(AccessError, "approved_by_id"):
+            clerk.write({"approved_by_id": approver.id})
+        self.assertFalse(self.billing_run.approved_by_id)
+
+    def test_billing_users_create_draft_runs_only(self):
+        period = {"date_from": date(2024, 6, 1), "date_to": date(2024, 6, 30)}
+        Run = self.env["billing.run"]
+        self.assertCallers(Run, "create", BILLING_USERS, {**period, "state": "draft"})
+        self.assertCallers(Run, "create", set(), {**period, "state": "posted"})
+        approver = self.role_users["billing_approver"]
+        self.assertCallers(
+            Run, "create", set(), {**period, "approved_by_id": approver.id}
+        )
+
+    def held_run_order(self, issue=True):
+        """Return an order of the test run held back, by an issue or by hand."""
+        order = self.sale_order()
+        run_order = self.env["billing.run.order"].create(
+            {
+                "run_id": self.billing_run.id,
+                "order_id": order.id,
+                "state": "held",
+                "hold_reason": "Customer has no tax ID.",
+            }
+        )
+        if issue:
+            self.env["billing.run.issue"].create(
+                {
+                    "run_id": self.billing_run.id,
+                    "code": "customer_data",
+                    "severity": "blocking",
+                    "message": "Customer has no tax ID.",
+                    "order_id": order.id,
+                }
+            )
+        return run_order
+
+    def issue_of(self, run_order):
+        return self.billing_run.issue_ids.filtered(
+            lambda issue: issue.order_id == run_order.order_id
+        )
 
     def company_a_records(self):
         """Return a record of company A of each stored model of billing_sync."""

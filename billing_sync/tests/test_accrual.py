@@ -1,6 +1,8 @@
 """Month-end unbilled revenue accrual and its reversal."""
 
-from odoo.tests import tagged
+from odoo import Command
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
 
 from .common import BillingCase
 
@@ -79,3 +81,44 @@ class TestAccrual(BillingCase):
         self.assertEqual(accruals.date, self.period_end)
         self.assertAlmostEqual(accruals.amount, 700.0)
         self.assertEqual(accruals.move_id.state, "draft")
+
+    def test_approver_posts_computed_accrual(self):
+        accountant = self._user("accrual_accountant", "account.group_account_user")
+        approver = self._user("accrual_approver", "billing_sync.group_billing_approver")
+        accrual = self.env["billing.accrual"].create({"date": self.period_end})
+
+        accrual.with_user(accountant).action_compute()
+        # Time still coming in: computing again replaces the lines.
+        accrual.with_user(accountant).action_compute()
+        with self.assertRaises(AccessError):
+            accrual.with_user(accountant).action_post()
+        with self.assertRaises(AccessError):
+            accrual.with_user(approver).action_compute()
+        accrual.with_user(approver).action_post()
+
+        self.assertEqual(accrual.state, "posted")
+        self.assertAlmostEqual(accrual.amount, 700.0)
+        self.assertEqual(accrual.reviewed_by_id, approver)
+        self.assertEqual(accrual.move_id.state, "posted")
+
+    def test_accrual_review_fields_reject_writes(self):
+        accountant = self._user("accrual_accountant", "account.group_account_user")
+        accrual = self.env["billing.accrual"].create({"date": self.period_end})
+        accrual.action_compute()
+
+        forged = accrual.with_user(accountant)
+        with self.assertRaisesRegex(AccessError, "reviewed_by_id"):
+            forged.write({"reviewed_by_id": self.env.user.id})
+        with self.assertRaisesRegex(AccessError, "state"):
+            forged.write({"state": "posted"})
+        self.assertEqual(accrual.state, "to_review")
+        self.assertFalse(accrual.reviewed_by_id)
+
+    def _user(self, login, group):
+        return new_test_user(
+            self.env,
+            login=login,
+            groups=f"base.group_user,{group}",
+            company_id=self.company.id,
+            company_ids=[Command.set(self.company.ids)],
+        )

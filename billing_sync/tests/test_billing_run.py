@@ -179,6 +179,40 @@ class TestBillingRun(BillingCase):
         self.assertFalse(order.invoice_ids)
         self.assertEqual(len(good.invoice_ids), 1)
 
+    def test_approver_release_bills_held_order(self):
+        order = self._order(self.customer, [(self.product_tm, 10, 0.0)])
+        self._log(order, 3, self._day(2))
+        run = self._run()
+        run.action_validate()
+        run.action_preview()
+        run_order = run.order_ids
+        self.assertEqual(run_order.state, "held")
+        self.assertFalse(run.line_ids.filtered("included"))
+
+        run_order.action_release()
+        run.action_generate()
+
+        issue = run.issue_ids.filtered(lambda i: i.code == "missing_rate")
+        self.assertEqual(issue.waived_by_id, self.env.user)
+        self.assertEqual(run_order.state, "done")
+        self.assertEqual(order.invoice_ids.invoice_line_ids.quantity, 3)
+        self.assertEqual(run.line_ids.filtered("included").quantity, 3)
+
+    def test_generation_keeps_unwaived_hold(self):
+        order = self._order(self.customer, [(self.product_tm, 10, 0.0)])
+        self._log(order, 3, self._day(2))
+        run = self._run()
+        run.action_validate()
+        run.action_preview()
+        # What a billing user could write over RPC instead of pressing Release.
+        run.order_ids.write({"state": "pending", "hold_reason": False})
+
+        run.action_generate()
+
+        self.assertEqual(run.order_ids.state, "held")
+        self.assertIn(order.name, run.order_ids.hold_reason)
+        self.assertFalse(order.invoice_ids)
+
     def test_validation_warnings(self):
         order = self._order(self.customer, [(self.product_tm, 1, 100.0)])
         self._log(order, 3, self._day(2))

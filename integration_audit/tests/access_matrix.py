@@ -2,8 +2,9 @@
 
 Each addon's access test states, per role, what the addon intends: the
 rights on each of its models, the window and server actions each role can
-open, and the menus each role sees. `AccessMatrixCase` creates one user per
-role and compares that intent with what Odoo enforces for those users.
+open, the menus each role sees, and who may call a given button method.
+`AccessMatrixCase` creates one user per role and compares that intent with
+what Odoo enforces for those users.
 
 The lists of models, actions and menus come from the registry and from the
 addon's XML ids, never from the table. A model, action or menu that the
@@ -51,6 +52,10 @@ SUITE_MODULES = ("integration_audit", "crm_bridge", "psa_connector", "billing_sy
 SECRET_NAME_PATTERN = re.compile(
     r"secret|token|password|passwd|private|api_?key|credential"
 )
+
+
+class _CallUndone(Exception):
+    """Raised to roll back a call that `AccessMatrixCase.callers` allowed."""
 
 
 def company_user(env, login, company, groups):
@@ -186,6 +191,25 @@ class AccessMatrixCase(TransactionCase):
                 action.with_user(user).run()
         return allowed
 
+    def callers(self, records, method, *args):
+        """Return the roles that may call `method` of `records` with `args`.
+
+        A role may call it when the call raises no AccessError. Any other
+        error fails the test. Each call runs in a savepoint that is rolled
+        back, so every role starts from the same records.
+        """
+        allowed = set()
+        for role, user in self.role_users.items():
+            try:
+                with self.env.cr.savepoint():
+                    getattr(records.with_user(user), method)(*args)
+                    raise _CallUndone
+            except AccessError:
+                continue
+            except _CallUndone:
+                allowed.add(role)
+        return allowed
+
     def reachable_menus(self, user):
         """Return the ids of the menus `user` sees in the web client.
 
@@ -265,6 +289,14 @@ class AccessMatrixCase(TransactionCase):
         }
         self.maxDiff = None
         self.assertEqual(actual, {xmlid: set(roles) for xmlid, roles in intent.items()})
+
+    def assertCallers(self, records, method, roles, *args):
+        """Check that exactly `roles` may call `method` of `records` with `args`."""
+        self.assertEqual(
+            self.callers(records, method, *args),
+            set(roles),
+            f"Roles that may call {records._name}.{method}",
+        )
 
     def assertCompanyIsolation(self, user, records):
         """Check that `user`, of another company, finds none of `records`.

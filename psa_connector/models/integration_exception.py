@@ -204,11 +204,16 @@ class IntegrationException(models.Model):
         A person decides this for the whole month; Odoo's own lock date
         still holds, so nothing lands in closed books.
         """
-        self.check_access("write")
         return self._psa_import_period(allow_psa_lock=True)
 
     def _psa_import_period(self, allow_psa_lock):
+        """Import a locked month's entries for an integration manager.
+
+        The import itself runs with superuser rights, so the right to write
+        the exception, which integration users lack, is checked first.
+        """
         self.ensure_one()
+        self.check_access("write")
         key_parts = (self.dedup_key or "").split(":")
         if self.category != "locked_period" or len(key_parts) != 4:
             raise UserError(

@@ -77,8 +77,9 @@ ACTION_OPENERS = {
     "psa_connector.ir_cron_psa_import_expenses_ir_actions_server": {"settings_admin"},
 }
 
-# The PSA menus sit under the core's Integrations menu, so timesheet roles
-# reach none of them, staffing included.
+# The PSA menus sit under the core's Integrations menu. Timesheet approvers
+# reach staffing, utilization and the hours reconciliation from the
+# Timesheets app instead.
 MENU_VIEWERS = {
     "psa_connector.menu_psa_root": INTEGRATION_ROLES,
     "psa_connector.menu_psa_time_entry": INTEGRATION_ROLES,
@@ -87,6 +88,9 @@ MENU_VIEWERS = {
     "psa_connector.menu_psa_utilization": INTEGRATION_ROLES,
     "psa_connector.menu_psa_file_import": IMPORTERS,
     "psa_connector.menu_psa_import_mapping": {"integration_admin"},
+    "psa_connector.menu_psa_timesheet_allocation": {"timesheet_approver"},
+    "psa_connector.menu_psa_timesheet_utilization": {"timesheet_approver"},
+    "psa_connector.menu_psa_timesheet_reconciliation": {"timesheet_approver"},
 }
 
 
@@ -122,6 +126,48 @@ class TestPsaAccessMatrix(AccessMatrixCase):
             ),
         )
         self.assertCompanyIsolation(user_b, records)
+
+    def test_locked_period_actions_need_manager(self):
+        exception = self.locked_period_exception()
+        for method in ("action_psa_retry_period", "action_psa_post_period"):
+            with self.subTest(method=method):
+                self.assertCallers(exception, method, IMPORTERS)
+
+    def test_timesheet_approver_keeps_staffing(self):
+        approver = self.role_users["timesheet_approver"]
+        allocation = self.allocation().with_user(approver)
+
+        allocation.write({"hours": 24.0})
+
+        self.assertEqual(allocation.hours, 24.0)
+        menu = self.env.ref("psa_connector.menu_psa_timesheet_allocation")
+        self.assertIn(menu.id, self.reachable_menus(approver))
+        self.assertEqual(menu.action.res_model, "psa.allocation")
+
+    def locked_period_exception(self):
+        """Return an open exception of a PSA month held back by a lock."""
+        backend = self.env["integration.backend"].create(
+            {"name": "Firm A Harvest", "kind": "harvest"}
+        )
+        return self.env["integration.exception"].create(
+            {
+                "name": "Locked period 2024-05",
+                "category": "locked_period",
+                "backend_id": backend.id,
+                "dedup_key": f"psa:{backend.id}:locked_period:2024-05",
+            }
+        )
+
+    def allocation(self):
+        return self.env["psa.allocation"].create(
+            {
+                "employee_id": self.env["hr.employee"].create({"name": "Ada"}).id,
+                "project_id": self.env["project.project"].create({"name": "Ops"}).id,
+                "date_from": date(2024, 5, 6),
+                "date_to": date(2024, 5, 10),
+                "hours": 16.0,
+            }
+        )
 
     def company_a_records(self):
         """Return records of company A of each stored model of the connector.

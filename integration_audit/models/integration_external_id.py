@@ -9,6 +9,7 @@ one-mapping-per-record rule.
 from odoo import api, fields, models
 
 from ..services.errors import StaleChangeError
+from .bulk_insert import insert_rows
 
 
 class IntegrationExternalId(models.Model):
@@ -180,6 +181,29 @@ class IntegrationExternalId(models.Model):
             external_id=str(external_id),
         )
         return self.sudo().create(values)
+
+    @api.model
+    def _bind_new(self, backend, res_model, bindings, external_model=None):
+        """Map many records that have no mapping yet, in one INSERT; return them.
+
+        `bindings` are dicts with `res_id` and `external_id`, and optionally
+        `external_updated_at` and `payload_hash`. A page of imported
+        records is mapped this way: one statement instead of a `create()`
+        per mapping. The unique constraints still refuse a second mapping
+        of the same external id or record, as for `_bind`.
+        """
+        values = [
+            dict(
+                binding,
+                backend_id=backend.id,
+                company_id=backend.company_id.id,
+                res_model=res_model,
+                external_id=str(binding["external_id"]),
+                external_model=external_model,
+            )
+            for binding in bindings
+        ]
+        return insert_rows(self.sudo(), values)
 
     @api.model
     def _add_alias(self, backend, record, old_external_id):

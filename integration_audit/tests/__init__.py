@@ -1,6 +1,7 @@
 from . import (
     test_access,
     test_access_http,
+    test_bulk_insert,
     test_http_client,
     test_metrics,
     test_secrets,

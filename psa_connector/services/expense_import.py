@@ -16,7 +16,7 @@ from decimal import Decimal
 from odoo import _
 from odoo.addons.integration_audit.services.errors import BusinessError
 
-from . import mapping, validation
+from . import mapping, page_store, validation
 from .records import Expense, parse_date, parse_timestamp, to_decimal
 from .time_batch import PullRun
 from .time_import import ImportResult, entry_to_payload, open_unreadable
@@ -100,15 +100,9 @@ class ExpenseImporter:
             open_unreadable(self.backend, FLOW, item, error)
 
     def _lock(self, expenses):
-        keys = sorted(
-            f"integration:{self.backend.id}:{EXPENSE}:{e.id}" for e in expenses
+        page_store.lock_external_ids(
+            self.env, self.backend, EXPENSE, [expense.id for expense in expenses]
         )
-        if keys:
-            self.env.cr.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
-                " FROM unnest(%s::text[]) AS key",
-                [keys],
-            )
 
     def _mappings(self, expenses):
         rows = (
@@ -266,21 +260,8 @@ class ExpenseImporter:
     def _create(self, new):
         if not new:
             return
-        self._drop_dangling_mappings([expense.id for expense, _values in new])
-        records = self.env[EXPENSE].create([values for _expense, values in new])
-        self.env["integration.external.id"].sudo().create(
-            [
-                {
-                    "backend_id": self.backend.id,
-                    "res_model": EXPENSE,
-                    "res_id": record.id,
-                    "external_id": expense.id,
-                    "external_model": "expense",
-                    "external_updated_at": expense.updated_at,
-                    "payload_hash": expense.digest(),
-                }
-                for (expense, _values), record in zip(new, records, strict=True)
-            ]
+        records = page_store.create_mapped(
+            self.env, self.backend, EXPENSE, "expense", new
         )
         flagged = set()
         for (expense, _values), record in zip(new, records, strict=True):
@@ -289,15 +270,6 @@ class ExpenseImporter:
                 flagged.add(expense.id)
         self.result.created += len(records)
         self._resolve_rejections([e for e, _values in new if e.id not in flagged])
-
-    def _drop_dangling_mappings(self, external_ids):
-        self.env["integration.external.id"].sudo().search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("res_model", "=", EXPENSE),
-                ("external_id", "in", external_ids),
-            ]
-        ).unlink()
 
     def _attach_receipt(self, record, expense):
         """Download the receipt and attach it, unless the same file is attached."""
@@ -368,18 +340,6 @@ class ExpenseImporter:
         self.env["integration.exception"]._open_from_error(job, error)
 
     def _resolve_rejections(self, expenses):
-        keys = [f"psa:expense:{expense.id}" for expense in expenses]
-        jobs = (
-            self.env["integration.sync.job"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.backend.id),
-                    ("idempotency_key", "in", keys),
-                    ("state", "in", ("failed", "dead", "pending")),
-                ]
-            )
+        page_store.close_failed_jobs(
+            self.env, self.backend, "expense", [expense.id for expense in expenses]
         )
-        if jobs:
-            jobs.write({"state": "done", "result": "Imported by the batch run."})
-            self.env["integration.exception"]._resolve_for_done_jobs(jobs)

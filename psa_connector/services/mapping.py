@@ -46,18 +46,14 @@ def mapped_records(env, backend, res_model, external_ids):
 
 
 def bind_many(env, backend, res_model, pairs, external_model=None):
-    """Map each (external id, record) pair in one create; return the mappings."""
-    values = [
-        {
-            "backend_id": backend.id,
-            "res_model": res_model,
-            "res_id": record.id,
-            "external_id": str(external_id),
-            "external_model": external_model,
-        }
+    """Map each (external id, record) pair in one INSERT; return the mappings."""
+    bindings = [
+        {"res_id": record.id, "external_id": external_id}
         for external_id, record in pairs
     ]
-    return env["integration.external.id"].sudo().create(values) if values else None
+    return env["integration.external.id"]._bind_new(
+        backend, res_model, bindings, external_model
+    )
 
 
 def resolve_employees(env, backend, people):

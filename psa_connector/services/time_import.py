@@ -17,7 +17,9 @@ import json
 from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 
-from . import mapping, validation
+from odoo.addons.integration_audit.models.bulk_insert import insert_rows
+
+from . import mapping, page_store, validation
 from .records import TimeEntry, parse_date, parse_timestamp, to_decimal
 
 LINE = "account.analytic.line"
@@ -124,13 +126,9 @@ class TimeImporter:
             open_unreadable(self.backend, "psa.time_entry", item, error)
 
     def _lock(self, entries):
-        keys = sorted(f"integration:{self.backend.id}:{LINE}:{e.id}" for e in entries)
-        if keys:
-            self.env.cr.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
-                " FROM unnest(%s::text[]) AS key",
-                [keys],
-            )
+        page_store.lock_external_ids(
+            self.env, self.backend, LINE, [entry.id for entry in entries]
+        )
 
     def _mapped_lines(self, entries):
         return mapping.mapped_records(
@@ -342,42 +340,28 @@ class TimeImporter:
     # ------------------------------------------------------------------
 
     def _flush_new(self):
-        """Create the page's new timesheets, mappings and ledger rows in batches."""
+        """Create the page's new timesheets with their mappings, then its ledger rows.
+
+        The timesheets go through `create()`, so Odoo computes their
+        accounts, sales order items and costs. The ledger rows are plain
+        records of the PSA's values, written in one INSERT.
+        """
         if self.new_lines:
-            self._drop_dangling_mappings(
-                [entry.id for entry, _values in self.new_lines]
+            lines = page_store.create_mapped(
+                self.env, self.backend, LINE, "time_entry", self.new_lines
             )
-            lines = self.env[LINE].create([values for _entry, values in self.new_lines])
-            mapping_values = [
-                {
-                    "backend_id": self.backend.id,
-                    "res_model": LINE,
-                    "res_id": line.id,
-                    "external_id": entry.id,
-                    "external_model": "time_entry",
-                    "external_updated_at": entry.updated_at,
-                    "payload_hash": entry.digest(),
-                }
-                for (entry, _values), line in zip(self.new_lines, lines, strict=True)
-            ]
-            self.env["integration.external.id"].sudo().create(mapping_values)
             for (entry, _values), line in zip(self.new_lines, lines, strict=True):
                 self._write_ledger(entry, "imported", line=line)
             self.result.created += len(lines)
-            self._resolve_rejections_many([entry for entry, _values in self.new_lines])
+            page_store.close_failed_jobs(
+                self.env,
+                self.backend,
+                "time_entry",
+                [entry.id for entry, _values in self.new_lines],
+            )
         if self.new_ledger:
-            self.env["psa.time.entry"].create(self.new_ledger)
+            insert_rows(self.env["psa.time.entry"], self.new_ledger)
             self.new_ledger = []
-
-    def _drop_dangling_mappings(self, external_ids):
-        """Delete mappings of timesheets deleted in Odoo, before re-creating them."""
-        self.env["integration.external.id"].sudo().search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("res_model", "=", LINE),
-                ("external_id", "in", external_ids),
-            ]
-        ).unlink()
 
     def _write_ledger(self, entry, state, line=None, reason=False, job=None):
         row = self.ledger.get(entry.id)
@@ -388,7 +372,11 @@ class TimeImporter:
         if row:
             row.write(values)
         else:
-            values.update(backend_id=self.backend.id, external_id=entry.id)
+            values.update(
+                backend_id=self.backend.id,
+                company_id=self.backend.company_id.id,
+                external_id=entry.id,
+            )
             self.new_ledger.append(values)
 
     def _ledger_values(self, entry, state, line, reason, job):
@@ -513,25 +501,8 @@ class TimeImporter:
         return job
 
     def _resolve_rejections(self, entry):
-        self._resolve_rejections_many([entry])
-
-    def _resolve_rejections_many(self, entries):
-        """Close the failed jobs (and so the exceptions) of entries now imported."""
-        keys = [f"psa:time_entry:{entry.id}" for entry in entries]
-        jobs = (
-            self.env["integration.sync.job"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.backend.id),
-                    ("idempotency_key", "in", keys),
-                    ("state", "in", ("failed", "dead", "pending")),
-                ]
-            )
-        )
-        if jobs:
-            jobs.write({"state": "done", "result": "Imported by the batch run."})
-            self.env["integration.exception"]._resolve_for_done_jobs(jobs)
+        """Close the failed job (and so the exception) of an entry now imported."""
+        page_store.close_failed_jobs(self.env, self.backend, "time_entry", [entry.id])
 
 
 def open_unreadable(backend, flow, unreadable, error):

@@ -83,6 +83,7 @@ class TimeImporter:
         self.lock_date = backend._psa_lock_date()
         self.result = ImportResult()
         self.employees, self.projects, self.tasks = {}, {}, {}
+        self.assignable = set()
         self.lines, self.ledger = {}, {}
         self.new_lines, self.new_ledger = [], []
         # What happened to each entry id: (action, reason), for previews.
@@ -98,6 +99,7 @@ class TimeImporter:
         """Validate and store `entries`; return this page's `ImportResult`."""
         self.result = ImportResult(read=len(entries))
         self.employees, self.projects, self.tasks = {}, {}, {}
+        self.assignable = set()
         self.new_lines, self.new_ledger = [], []
         unique, repeated = validation.split_duplicates(entries)
         self._lock(entries)
@@ -221,8 +223,7 @@ class TimeImporter:
         employee = self.employees.get(entry.person_id)
         backend = self.backend
         return (
-            validation.project_error(backend, entry, project)
-            or validation.employee_error(backend, entry, employee, project)
+            self._assignment_error(entry, project, employee)
             or validation.hours_error(backend, entry)
             or validation.lock_error(
                 backend,
@@ -232,6 +233,22 @@ class TimeImporter:
                 psa_lock_allowed=self.allow_psa_lock,
             )
         )
+
+    def _assignment_error(self, entry, project, employee):
+        """Return why the entry's project or employee cannot take it, or None.
+
+        Both checks depend on the project and the employee alone, so a pair
+        that passed once passes for every other entry of the page.
+        """
+        pair = (project.id, employee.id) if project and employee else None
+        if pair in self.assignable:
+            return None
+        error = validation.project_error(
+            self.backend, entry, project
+        ) or validation.employee_error(self.backend, entry, employee, project)
+        if not error and pair:
+            self.assignable.add(pair)
+        return error
 
     def _apply_unapproved(self, entry, line):
         """Remove the timesheet of an entry no longer approved, unless it is billed."""

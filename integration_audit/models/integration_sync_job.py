@@ -237,14 +237,20 @@ class IntegrationSyncJob(models.Model):
 
     @api.model
     def _job_rows(self, backend, job_values):
-        """Return the column values of new jobs: defaults, then the given values."""
+        """Return the column values of new jobs: defaults, then the given values.
+
+        The defaults are the fields' own. Unlike `create()`, context keys and
+        `ir.default` entries do not apply: a job's values come from its code.
+        """
         Job = self.sudo()
-        stored = [
-            name
+        defaults = {
+            name: field.default(Job)
             for name, field in Job._fields.items()
-            if field.store and field.column_type and name not in models.MAGIC_COLUMNS
-        ]
-        defaults = Job.default_get(stored)
+            if field.store
+            and field.column_type
+            and field.default
+            and name not in models.MAGIC_COLUMNS
+        }
         now = self.env.cr.now()
         common = dict(
             defaults,

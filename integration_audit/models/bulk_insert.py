@@ -23,11 +23,14 @@ from odoo.models import LOG_ACCESS_COLUMNS
 from odoo.tools import SQL
 
 
-def insert_rows(model, vals_list):
+def insert_rows(model, vals_list, skip_conflicts_on=None):
     """Insert `vals_list` (dicts of stored values) into `model`; return the records.
 
     Every dict may name different fields; a field a dict leaves out is
     NULL in its row. The records come back in the order of `vals_list`.
+    With `skip_conflicts_on` (the columns of a unique constraint), a row
+    whose key is already stored is skipped (``ON CONFLICT DO NOTHING``) and
+    only the inserted records come back.
     """
     if not vals_list:
         return model.browse()
@@ -47,12 +50,19 @@ def insert_rows(model, vals_list):
         row.extend((env.uid, now, env.uid, now))
         rows.append(tuple(row))
     columns = names + LOG_ACCESS_COLUMNS
+    conflict = SQL()
+    if skip_conflicts_on:
+        conflict = SQL(
+            "ON CONFLICT (%s) DO NOTHING",
+            SQL(", ").join(map(SQL.identifier, skip_conflicts_on)),
+        )
     env.cr.execute(
         SQL(
-            "INSERT INTO %s (%s) VALUES %s RETURNING id",
+            "INSERT INTO %s (%s) VALUES %s %s RETURNING id",
             SQL.identifier(model._table),
             SQL(", ").join(map(SQL.identifier, columns)),
             SQL(", ").join(rows),
+            conflict,
         )
     )
     records = model.browse([row[0] for row in env.cr.fetchall()])

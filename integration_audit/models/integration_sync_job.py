@@ -9,7 +9,6 @@ twice. A worker that dies mid-job leaves the job `running` and unlocked, and
 a later worker puts it back in the queue once the claim's lease has ended.
 """
 
-import json
 import logging
 import time
 import uuid
@@ -20,11 +19,12 @@ import requests
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, config, mute_logger
+from odoo.tools import config, mute_logger
 
 from ..services import cron_wakeup
 from ..services.backoff import retry_delay
 from ..services.errors import BusinessError, RetryableError, StaleChangeError
+from .bulk_insert import insert_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -55,18 +55,6 @@ CLAIM_ATTEMPTS = 5
 # While a cron run waits for jobs due soon, it polls the queue this often.
 WAIT_POLL_SECONDS = 1.0
 WAIT_POLL_MIN_SECONDS = 0.05
-
-
-def _json_column(field, value):
-    """Return a job value as `_insert_rows` sends it in JSON: ids, text, JSON."""
-    if value is False or value is None:
-        return None
-    if field.type == "many2one" and isinstance(value, models.BaseModel):
-        return value.id
-    if field.type == "datetime":
-        # With its microseconds, as create() stores the transaction's time.
-        return fields.Datetime.to_datetime(value).isoformat(" ")
-    return value
 
 
 class IntegrationSyncJob(models.Model):
@@ -251,58 +239,21 @@ class IntegrationSyncJob(models.Model):
             and field.default
             and name not in models.MAGIC_COLUMNS
         }
-        now = self.env.cr.now()
-        common = dict(
-            defaults,
-            backend_id=backend.id,
-            company_id=backend.company_id.id,
-            create_uid=self.env.uid,
-            write_uid=self.env.uid,
-            create_date=now,
-            write_date=now,
-        )
+        common = dict(defaults, backend_id=backend.id, company_id=backend.company_id.id)
         rows = []
         for values in job_values:
             row = dict(common, correlation_id=uuid.uuid4().hex)
             row.update(values)
-            unknown = set(row) - set(Job._fields)
-            if unknown:
-                raise ValueError(f"Unknown sync job fields: {sorted(unknown)}")
             rows.append(row)
         return rows
 
     @api.model
     def _insert_rows(self, rows):
-        """Insert job rows; return the ids of those whose key was not stored.
-
-        The rows travel as one JSON parameter, which PostgreSQL expands with
-        ``jsonb_to_recordset``: much cheaper than quoting every value.
-        """
-        Job = self.sudo()
-        columns = sorted({name for row in rows for name in row})
-        fields_ = [Job._fields[name] for name in columns]
-        records = [
-            {field.name: _json_column(field, row.get(field.name)) for field in fields_}
-            for row in rows
-        ]
-        query = SQL(
-            "INSERT INTO integration_sync_job (%s) SELECT %s "
-            "FROM jsonb_to_recordset(%s::jsonb) AS row_(%s) "
-            "ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id",
-            SQL(", ").join(SQL.identifier(name) for name in columns),
-            SQL(", ").join(SQL.identifier("row_", name) for name in columns),
-            json.dumps(records, default=str),
-            SQL(", ").join(
-                SQL("%s %s", SQL.identifier(field.name), SQL(field.column_type[1]))
-                for field in fields_
-            ),
+        """Insert job rows; return the ids of those whose key was not stored."""
+        jobs = insert_rows(
+            self.sudo(), rows, skip_conflicts_on=("backend_id", "idempotency_key")
         )
-        self.env.cr.execute(query)
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        if ids:
-            # Keep the ORM's caches right: the backend's job list grew.
-            self.env["integration.backend"].invalidate_model(["job_ids"])
-        return ids
+        return jobs.ids
 
     @api.model
     def _wake_worker(self):

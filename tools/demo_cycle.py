@@ -133,6 +133,8 @@ def _group_label(value):
 def start_odoo(args):
     """Start Odoo with two HTTP workers and one cron worker; return the process.
 
+    Both the HTTP port and the websocket (gevent) port listen on 127.0.0.1.
+
     The request time limits are raised because the demo starts crons over
     XML-RPC, and such a cron runs inside an HTTP worker.
     """
@@ -145,6 +147,7 @@ def start_odoo(args):
         "--db-filter", f"^{args.db}$",
         "--http-port", str(args.port),
         "--http-interface", "127.0.0.1",
+        "--gevent-port", str(args.gevent_port),
         "--workers", "2",
         "--max-cron-threads", "1",
         "--limit-time-cpu", "900",
@@ -282,6 +285,9 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
     parser.add_argument("--port", type=int, default=8069)
+    # With workers, Odoo also listens on this port for websockets, so a
+    # second Odoo on the machine needs another one.
+    parser.add_argument("--gevent-port", type=int, default=8072)
     parser.add_argument("--addons-path", required=True)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--log", required=True)

@@ -2,7 +2,9 @@
 
 Logs in over HTTP, then drives Debian's headless Chromium through the
 DevTools protocol (as Odoo's browser tests do) to open each page and save a
-PNG under docs/screenshots/. Run it while `make demo` is serving:
+PNG under docs/screenshots/. Each page is taken as the user the README
+sends there: the demo's finance user for the exception queue and the
+dashboard. Run it while `make demo` is serving:
 
     python3 tools/screenshots.py --url http://127.0.0.1:8069 --db integration_demo
 """
@@ -22,13 +24,16 @@ import requests
 import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
-# PNG name: (page path, CSS selector that shows the page has its data).
+# PNG name: (user, page path, CSS selector that shows the page has its data).
+# The user is "finance" or "admin", whose logins the command line sets.
 PAGES = {
     "exception-queue.png": (
+        "finance",
         "/odoo/action-integration_audit.action_integration_exception?view_type=list",
         ".o_list_view .o_data_row",
     ),
     "dashboard.png": (
+        "finance",
         "/odoo/action-billing_sync.action_billing_dashboard",
         ".o_view_controller .o_content",
     ),
@@ -138,12 +143,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8069")
     parser.add_argument("--db", default="integration_demo")
-    parser.add_argument("--login", default="admin")
-    parser.add_argument("--password", default="admin")
+    parser.add_argument("--finance-login", default="finance")
+    parser.add_argument("--finance-password", default="finance")
+    parser.add_argument("--admin-login", default="admin")
+    parser.add_argument("--admin-password", default="admin")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = parser.parse_args()
 
-    session_id = login(args.url, args.db, args.login, args.password)
+    credentials = {
+        "finance": (args.finance_login, args.finance_password),
+        "admin": (args.admin_login, args.admin_password),
+    }
+    sessions = {
+        user: login(args.url, args.db, *credentials[user])
+        for user in {page[0] for page in PAGES.values()}
+    }
     browser = Browser()
     try:
         browser.send("Page.enable")
@@ -154,16 +168,16 @@ def main():
             deviceScaleFactor=1,
             mobile=False,
         )
-        browser.send(
-            "Network.setCookie",
-            name="session_id",
-            value=session_id,
-            domain=urlsplit(args.url).hostname,
-            path="/",
-        )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, (page, selector) in PAGES.items():
+        for name, (user, page, selector) in PAGES.items():
+            browser.send(
+                "Network.setCookie",
+                name="session_id",
+                value=sessions[user],
+                domain=urlsplit(args.url).hostname,
+                path="/",
+            )
             browser.screenshot(f"{args.url}{page}", selector, out / name)
             print(f"saved {out / name}")
     finally:

@@ -183,6 +183,7 @@ class BillingCorrection(models.Model):
                 invoiced=self.invoiced_hours,
             )
         )
+        exception._billing_close_job(self)
         exception._close("resolved")
 
     def _reopen_exception(self):
@@ -302,4 +303,5 @@ class BillingCorrection(models.Model):
                     )
                 )
             if exception.state in ("new", "in_progress"):
+                exception._billing_close_job(correction)
                 exception._close("resolved")

@@ -112,6 +112,24 @@ class IntegrationException(models.Model):
         self.message_post(body=_("Billing correction %s opened.", correction.name))
         return correction
 
+    def _billing_close_job(self, correction):
+        """Mark the failed job of this exception done: `correction` handles it.
+
+        Its job failed because the invoiced timesheet differs from the PSA;
+        the correction bills that difference, so the job leaves the failed
+        list with a result naming the correction.
+        """
+        self.ensure_one()
+        job = self.job_id.sudo()
+        if job.state in ("failed", "dead"):
+            job.write(
+                {
+                    "state": "done",
+                    "result": _("Handled by billing correction %s.", correction.name),
+                    "finished_at": fields.Datetime.now(),
+                }
+            )
+
     def _billing_timesheet(self):
         """Return the invoiced timesheet this exception is about, as superuser.
 

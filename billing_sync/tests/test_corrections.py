@@ -83,6 +83,8 @@ class TestCorrections(BillingCase):
         self.assertEqual(new_time.timesheet_invoice_id, rebill)
         self.assertEqual(other.timesheet_invoice_id, invoice)
         self.assertEqual(exception.state, "resolved")
+        self.assertEqual(exception.job_id.state, "done")
+        self.assertIn(correction.name, exception.job_id.result)
         self.assertAlmostEqual(run.amount_invoiced, 100.0)
         self.assertAlmostEqual(run.amount_preview, run.amount_invoiced)
 
@@ -146,6 +148,8 @@ class TestCorrections(BillingCase):
         self.assertEqual(correction.state, "pending")
         self.assertEqual(exception.state, "resolved")
         self.assertEqual(exception.resolved_by_id, finance)
+        self.assertEqual(exception.job_id.state, "done")
+        self.assertIn(correction.name, exception.job_id.result)
 
         correction.with_user(finance).action_cancel()
         self.assertEqual(exception.state, "new")

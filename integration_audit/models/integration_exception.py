@@ -76,6 +76,12 @@ class IntegrationException(models.Model):
     )
     resolution_note = fields.Text(tracking=True)
     resolved_by_id = fields.Many2one("res.users", readonly=True)
+    retried_by_id = fields.Many2one(
+        "res.users",
+        readonly=True,
+        help="Who last pressed Retry or Link. When the job then succeeds, the "
+        "exception is resolved in their name.",
+    )
     resolved_at = fields.Datetime(readonly=True)
     dedup_key = fields.Char(
         index=True,
@@ -218,7 +224,7 @@ class IntegrationException(models.Model):
             else:
                 exception.job_id.action_replay()
             exception.message_post(body=_("Job requeued by %s.", self.env.user.name))
-            exception.state = "in_progress"
+            exception.write({"state": "in_progress", "retried_by_id": self.env.user.id})
         return True
 
     def action_resolve(self):
@@ -241,7 +247,14 @@ class IntegrationException(models.Model):
         return True
 
     def action_reopen(self):
-        self.write({"state": "new", "resolved_by_id": False, "resolved_at": False})
+        self.write(
+            {
+                "state": "new",
+                "resolved_by_id": False,
+                "resolved_at": False,
+                "retried_by_id": False,
+            }
+        )
         return True
 
     def action_link_record(self):
@@ -289,11 +302,11 @@ class IntegrationException(models.Model):
             )
         )
 
-    def _close(self, state):
+    def _close(self, state, user=None):
         self.write(
             {
                 "state": state,
-                "resolved_by_id": self.env.user.id,
+                "resolved_by_id": (user or self.env.user).id,
                 "resolved_at": fields.Datetime.now(),
             }
         )
@@ -306,7 +319,7 @@ class IntegrationException(models.Model):
         )
         for exception in open_exceptions:
             exception.message_post(body=_("The job succeeded on retry."))
-            exception._close("resolved")
+            exception._close("resolved", user=exception.retried_by_id)
         return open_exceptions
 
 

@@ -151,9 +151,13 @@ class TimeImporter:
 
         Rejected entries are checked again on every run: the cause (a
         missing employee, a closed project) may have been fixed in Odoo.
+        A retry job checks a held entry again too, so it fails again while
+        the timesheet is still invoiced and the PSA still differs.
         """
         row = self.ledger.get(entry.id)
         if not row or row.state == "rejected":
+            return True
+        if row.state == "held" and self.raise_errors:
             return True
         if row.updated_at and entry.updated_at and entry.updated_at < row.updated_at:
             return self._unchanged(entry, "older than the version imported")

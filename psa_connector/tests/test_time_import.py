@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from odoo.addons.psa_connector.services.time_import import TimeImporter
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import LENA, OMAR, PSA_INTERNAL_PROJECT, PsaCase
 
@@ -206,6 +206,19 @@ class TestTimeImport(PsaCase):
         self.assertTrue(exception.psa_hours_known)
         self.assertEqual(exception.psa_hours, 4.0)
 
+    def test_retry_keeps_invoiced_change_open(self):
+        self.import_page(self.entry(555))
+        self.order._create_invoices().action_post()
+        self.import_page(self.entry(555, minutes=240, updated_at=datetime(2024, 6, 9)))
+        exception = self.open_exceptions("timesheet_changed_after_invoicing")
+        exception.action_retry()
+        self.run_queue()
+
+        self.assertEqual(exception.job_id.state, "failed")
+        self.assertEqual(exception.state, "in_progress")
+        self.assertFalse(exception.resolved_by_id)
+        self.assertEqual(self.lines_of(555).unit_amount, 1.5)
+
     def test_unapproval_of_invoiced_line_opens_exception(self):
         self.import_page(self.entry(560))
         self.order._create_invoices()
@@ -271,13 +284,19 @@ class TestTimeImport(PsaCase):
         stranger = {"person_id": "1789998", "person_email": "ada.finch@example.org"}
         self.import_page(self.entry(620, **stranger), self.entry(621, **stranger))
         exception = self.open_exceptions("unknown_employee")
+        manager = new_test_user(
+            self.env,
+            login="psa_link_manager",
+            groups="base.group_user,integration_audit.group_integration_manager",
+        )
         exception.link_record = self.omar
-        exception.action_link_record()
+        exception.with_user(manager).action_link_record()
         self.run_queue()
 
         self.assertEqual(self.lines_of(620, 621).employee_id, self.omar)
         self.assertEqual(len(self.lines_of(620, 621)), 2)
         self.assertEqual(exception.state, "resolved")
+        self.assertEqual(exception.resolved_by_id, manager)
 
     def test_create_employee_action_imports_entry(self):
         stranger = {

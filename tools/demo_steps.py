@@ -76,7 +76,7 @@ def summarize(demo):
         "logins": {
             "admin": "admin / admin",
             FINANCE_LOGIN: f"{FINANCE_LOGIN} / {FINANCE_LOGIN} "
-            "(Integration Manager, invoicing)",
+            "(Integrations / Manager, invoicing)",
         },
         "where_to_look": WHERE_TO_LOOK,
     }

@@ -9,6 +9,7 @@ partners.
 """
 
 from odoo import _, api, fields, models
+from odoo.addons.integration_audit.models.integration_exception import title_from
 from odoo.exceptions import UserError
 
 CRM_CATEGORIES = [
@@ -113,7 +114,7 @@ class IntegrationException(models.Model):
         because a finished job resolves its open exceptions.
         """
         values = {
-            "name": message[:200],
+            "name": title_from(message),
             "description": message,
             "category": category,
             "impact": self._impact_of(category),

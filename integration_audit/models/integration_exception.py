@@ -1,7 +1,31 @@
 """Business exceptions: problems a person must decide on, with their workflow."""
 
+import re
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+
+# Longest exception title; the description keeps the whole text.
+TITLE_LENGTH = 200
+# Two full stops where a name ending in one ("S.Coop.") ends a sentence.
+DOUBLED_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
+
+
+def tidy_text(text):
+    """Return `text` with the doubled full stop after an abbreviation removed."""
+    return DOUBLED_STOP.sub(".", text) if isinstance(text, str) else text
+
+
+def title_from(text):
+    """Return `text` as an exception title, shortened at a word with an ellipsis."""
+    text = tidy_text(text or "")
+    if len(text) <= TITLE_LENGTH:
+        return text
+    cut = text[: TITLE_LENGTH - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "\u2026"
+
 
 IMPACTS = [
     ("low", "Low"),
@@ -89,6 +113,23 @@ class IntegrationException(models.Model):
         "reopens the existing one instead of opening another.",
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for values in vals_list:
+            self._tidy_values(values)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        return super().write(self._tidy_values(vals))
+
+    @api.model
+    def _tidy_values(self, values):
+        """Drop doubled full stops from the title and description, in place."""
+        for name in ("name", "description"):
+            if name in values:
+                values[name] = tidy_text(values[name])
+        return values
+
     @api.depends("impact")
     def _compute_impact_rank(self):
         ranks = {key: rank for rank, (key, _label) in enumerate(IMPACTS)}
@@ -132,7 +173,7 @@ class IntegrationException(models.Model):
     def _open_from_error(self, job, error):
         """Open the exception of a job that failed with a `BusinessError`."""
         values = {
-            "name": str(error)[:200],
+            "name": title_from(str(error)),
             "description": str(error),
             "category": error.category,
             "impact": self._impact_of(error.category),

@@ -306,19 +306,21 @@ class IntegrationBackend(models.Model):
         else:
             psa_hours = entry.unit_amount if entry.billable else None
             change = _(
-                "changed in the PSA to %(date)s, %(hours).2f h, billable %(billable)s: "
+                "changed in the PSA to %(date)s, %(hours).2f h, %(billable)s: "
                 "%(notes)s",
                 date=entry.date,
                 hours=entry.unit_amount,
-                billable=entry.billable,
+                billable=_("billable") if entry.billable else _("not billable"),
                 notes=entry.notes,
             )
         external_id = entry.id if entry else line._psa_external_id(self)
         return PsaBusinessError(
             _(
                 "Timesheet %(line)s was invoiced on %(invoice)s and is %(change)s. "
-                "Billed: %(old)s. The invoiced timesheet was left unchanged; issue a "
-                "credit note or bill the difference, then resolve this exception.",
+                "Billed: %(old)s. The invoiced timesheet was left unchanged, and "
+                'Retry cannot change it while it is invoiced. Press "Correct in next '
+                'billing run" to credit and rebill the difference, or write why in '
+                "the resolution note and press Ignore.",
                 line=external_id,
                 invoice=invoice.name or invoice.display_name,
                 change=change,

@@ -11,6 +11,8 @@ on the PSA project before any is created, for the same reason.
 import logging
 from decimal import Decimal
 
+from odoo.addons.integration_audit.models.integration_exception import title_from
+
 from . import mapping
 from .records import Project
 from .validation import unreadable_error
@@ -115,7 +117,7 @@ def _open_unreadable_project(backend, unreadable):
     error = unreadable_error(backend, unreadable)
     return backend.env["integration.exception"]._open(
         {
-            "name": str(error)[:200],
+            "name": title_from(str(error)),
             "description": str(error),
             "category": error.category,
             "backend_id": backend.id,

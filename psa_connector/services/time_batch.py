@@ -28,6 +28,7 @@ from datetime import timedelta
 import psycopg2.errors
 
 from odoo import SUPERUSER_ID, api, fields
+from odoo.addons.integration_audit.models.integration_exception import title_from
 from odoo.addons.integration_audit.services.errors import (
     BusinessError,
     RemoteRejectedError,
@@ -114,7 +115,7 @@ class PullRun:
             env = self._env(cr)
             env["integration.exception"]._open(
                 {
-                    "name": str(error)[:200],
+                    "name": title_from(str(error)),
                     "description": str(error),
                     "category": error.category,
                     "impact": "high",

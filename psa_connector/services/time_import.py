@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 
 from odoo.addons.integration_audit.models.bulk_insert import insert_rows
+from odoo.addons.integration_audit.models.integration_exception import title_from
 
 from . import mapping, page_store, validation
 from .records import TimeEntry, parse_date, parse_timestamp, to_decimal
@@ -483,7 +484,7 @@ class TimeImporter:
             "integration.exception"
         ]._open(
             {
-                "name": str(error)[:200],
+                "name": title_from(str(error)),
                 "description": str(error),
                 "category": error.category,
                 "impact": "high",

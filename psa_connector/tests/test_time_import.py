@@ -188,8 +188,11 @@ class TestTimeImport(PsaCase):
         self.import_page(self.entry(550))
         invoice = self.order._create_invoices()
         invoice.action_post()
+        notes = (
+            "Workshop at Hoja Verde S.Coop. " + "and the follow-up " * 12 + "S.Coop."
+        )
         result = self.import_page(
-            self.entry(550, minutes=240, updated_at=datetime(2024, 6, 9))
+            self.entry(550, minutes=240, updated_at=datetime(2024, 6, 9), notes=notes)
         )
         line = self.lines_of(550)
         exception = self.open_exceptions("timesheet_changed_after_invoicing")
@@ -203,6 +206,16 @@ class TestTimeImport(PsaCase):
         self.assertIn(invoice.name, exception.description)
         self.assertIn("1.50 h", exception.description)
         self.assertIn("4.00 h", exception.description)
+        self.assertIn("4.00 h, billable:", exception.description)
+        self.assertNotIn("True", exception.description)
+        self.assertIn("S.Coop. Billed:", exception.description)
+        self.assertNotIn("..", exception.description)
+        self.assertIn('Press "Correct in next billing run"', exception.description)
+        self.assertNotIn("issue a credit note", exception.description)
+        self.assertLessEqual(len(exception.name), 200)
+        self.assertTrue(exception.name.endswith("\u2026"))
+        self.assertTrue(exception.description.startswith(exception.name[:-1]))
+        self.assertFalse(exception.description[len(exception.name) - 1].isalnum())
         self.assertTrue(exception.psa_hours_known)
         self.assertEqual(exception.psa_hours, 4.0)
 

@@ -5,6 +5,7 @@ run by the real queue worker. No test here needs the CRM's API: Outbound
 Messages carry their fields, and poll jobs carry the whole record.
 """
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import CrmCase, hubspot_company, hubspot_contact
@@ -132,6 +133,9 @@ class TestPartnerMatch(CrmCase):
                 "vat": "GB 123 456 727",
                 "is_company": True,
                 "country_id": self.gb.id,
+                "city": "Leeds",
+                "email": "accounts@northwind-trading.example.com",
+                "ref": "NWT-01",
             }
         )
         (job,) = self.hubspot_records(
@@ -156,6 +160,17 @@ class TestPartnerMatch(CrmCase):
         candidate = exception.candidate_ids.filtered(
             lambda row: row.res_id == second.id
         )
+        self.assertEqual(candidate.city, "Leeds")
+        self.assertEqual(candidate.vat, "GB 123 456 727")
+        self.assertEqual(candidate.email, "accounts@northwind-trading.example.com")
+        self.assertEqual(candidate.reference, "NWT-01")
+        linkable = dict(
+            exception._fields["link_record"]._description_selection(self.env)
+        )
+        self.assertIn("res.partner", linkable)
+        self.assertNotIn("res.users", linkable)
+        with self.assertRaises(UserError):
+            exception._link_and_retry(self.env.user)
         candidate.action_link()
         self.run_jobs()
         self.assertEqual(job.state, "done")

@@ -5,10 +5,20 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-# Longest exception title; the description keeps the whole text.
+# Maximum length of an exception title. The description keeps the whole text.
 TITLE_LENGTH = 200
 # Two full stops where a name ending in one ("S.Coop.") ends a sentence.
 DOUBLED_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
+
+
+# Each candidate detail and the fields it is read from: the first of them
+# that the candidate's model has.
+CANDIDATE_DETAILS = {
+    "city": ("city",),
+    "vat": ("vat",),
+    "email": ("email", "work_email"),
+    "reference": ("ref", "default_code", "barcode"),
+}
 
 
 def tidy_text(text):
@@ -93,7 +103,7 @@ class IntegrationException(models.Model):
         help="Records that may be the right one; link one to resolve.",
     )
     link_record = fields.Reference(
-        selection="_selection_record_ref",
+        selection="_selection_link_record",
         string="Link to",
         help="The existing record the external record is; saved, then linked "
         "by the Link and Retry button.",
@@ -142,6 +152,17 @@ class IntegrationException(models.Model):
             (model.model, model.name)
             for model in self.env["ir.model"].sudo().search([])
         ]
+
+    @api.model
+    def _selection_link_record(self):
+        """Return the models that exceptions link to, which are their candidates' models."""
+        self.env.cr.execute(
+            "SELECT DISTINCT candidate_model FROM integration_exception"
+            " WHERE candidate_model IS NOT NULL"
+        )
+        names = [row[0] for row in self.env.cr.fetchall()]
+        models = self.env["ir.model"].sudo().search([("model", "in", names)])
+        return [(model.model, model.name) for model in models]
 
     @api.depends("res_model", "res_id")
     def _compute_record_ref(self):
@@ -322,6 +343,17 @@ class IntegrationException(models.Model):
                     self.display_name,
                 )
             )
+        if self.candidate_model and target._name != self.candidate_model:
+            raise UserError(
+                _(
+                    "Exception %(name)s links a record of %(expected)s, not of "
+                    "%(chosen)s. Choose one in Link to again.",
+                    name=self.display_name,
+                    expected=self.env["ir.model"]._get(self.candidate_model).name
+                    or self.candidate_model,
+                    chosen=self.env["ir.model"]._get(target._name).name,
+                )
+            )
         self._link_record(target)
         self.message_post(
             body=_(
@@ -380,10 +412,34 @@ class IntegrationExceptionCandidate(models.Model):
         compute="_compute_record_ref",
         string="Record",
     )
+    # What tells apart two candidates of the same name. Read as superuser,
+    # because the person who links may not read the candidates' model.
+    city = fields.Char(compute="_compute_details", compute_sudo=True)
+    vat = fields.Char(string="Tax ID", compute="_compute_details", compute_sudo=True)
+    email = fields.Char(compute="_compute_details", compute_sudo=True)
+    reference = fields.Char(
+        string="Internal reference", compute="_compute_details", compute_sudo=True
+    )
 
     @api.model
     def _selection_record_ref(self):
         return self.env["integration.exception"]._selection_record_ref()
+
+    @api.depends("res_model", "res_id")
+    def _compute_details(self):
+        for candidate in self:
+            record = candidate._record()
+            for name, sources in CANDIDATE_DETAILS.items():
+                source = next((f for f in sources if f in record._fields), None)
+                value = record[source] if record and source else False
+                candidate[name] = value or False
+
+    def _record(self):
+        """Return the candidate's record, empty when it was deleted."""
+        self.ensure_one()
+        if self.res_model not in self.env or not self.res_id:
+            return self.env["res.partner"].browse()
+        return self.env[self.res_model].browse(self.res_id).exists()
 
     @api.depends("res_model", "res_id")
     def _compute_record_ref(self):

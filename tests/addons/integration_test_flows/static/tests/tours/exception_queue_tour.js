@@ -30,6 +30,10 @@ registry.category("web_tour.tours").add("integration_exception_queue", {
             trigger: ".o_field_widget[name=description]:contains('HubSpot company 9001 (NW Advisory) matches no partner'):contains('Link a partner and retry')",
         },
         {
+            content: "Link to offers the models exceptions link, not every model",
+            trigger: ".o_field_widget[name=link_record] select:not(:has(option[value='res.users']))",
+        },
+        {
             content: "Link it to a contact",
             trigger: ".o_field_widget[name=link_record] select",
             run: "select res.partner",
@@ -70,6 +74,14 @@ registry.category("web_tour.tours").add("integration_exception_queue", {
         {
             content: "It shows the hours the PSA now records",
             trigger: ".o_field_widget[name=psa_hours]:contains('5.70')",
+        },
+        {
+            content: "It offers the correction, not Retry",
+            trigger: "div[name=billing_correction_hint]:contains('Correct in next billing run')",
+        },
+        {
+            content: "Retry is hidden",
+            trigger: ".o_form_statusbar:not(:has(button[name=action_retry]))",
         },
         {
             content: "It names the invoiced timesheet",

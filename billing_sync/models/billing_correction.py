@@ -193,6 +193,7 @@ class BillingCorrection(models.Model):
         if exception.state != "resolved" or not exception.has_access("write"):
             return
         exception.action_reopen()
+        exception._billing_reopen_job(self)
         exception.message_post(
             body=_(
                 "%(user)s cancelled correction %(name)s; the changed time needs a "

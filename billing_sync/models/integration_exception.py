@@ -130,6 +130,13 @@ class IntegrationException(models.Model):
                 }
             )
 
+    def _billing_reopen_job(self, correction):
+        """Mark the job that `correction` closed failed again, as its change is open."""
+        self.ensure_one()
+        job = self.job_id.sudo()
+        if job.state == "done" and correction.name in (job.result or ""):
+            job.write({"state": "failed", "result": False})
+
     def _billing_timesheet(self):
         """Return the invoiced timesheet this exception is about, as superuser.
 

@@ -153,6 +153,7 @@ class TestCorrections(BillingCase):
 
         correction.with_user(finance).action_cancel()
         self.assertEqual(exception.state, "new")
+        self.assertEqual(exception.job_id.state, "failed")
         again = exception.with_user(finance).action_open_billing_correction()
         self.assertNotEqual(again["res_id"], correction.id)
 

@@ -2,6 +2,8 @@
 
 import re
 
+from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -22,8 +24,14 @@ CANDIDATE_DETAILS = {
 
 
 def tidy_text(text):
-    """Return `text` with the doubled full stop after an abbreviation removed."""
-    return DOUBLED_STOP.sub(".", text) if isinstance(text, str) else text
+    """Return `text` with the doubled full stop after an abbreviation removed.
+
+    Markup stays Markup: removing a full stop cannot open a tag.
+    """
+    if not isinstance(text, str):
+        return text
+    tidy = DOUBLED_STOP.sub(".", text)
+    return Markup(tidy) if isinstance(text, Markup) else tidy
 
 
 def title_from(text):
@@ -131,6 +139,9 @@ class IntegrationException(models.Model):
 
     def write(self, vals):
         return super().write(self._tidy_values(vals))
+
+    def message_post(self, *, body="", **kwargs):
+        return super().message_post(body=tidy_text(body), **kwargs)
 
     @api.model
     def _tidy_values(self, values):

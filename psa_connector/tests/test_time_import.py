@@ -311,6 +311,10 @@ class TestTimeImport(PsaCase):
         self.assertEqual(exception.state, "resolved")
         self.assertEqual(exception.resolved_by_id, manager)
 
+        self.omar.name = "Omar Haddad & Co."
+        exception.message_post(body=f"Linked to {self.omar.name}.")
+        self.assertIn("&amp; Co.</p>", exception.message_ids[0].body)
+
     def test_create_employee_action_imports_entry(self):
         stranger = {
             "person_id": "1789997",

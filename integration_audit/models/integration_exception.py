@@ -26,12 +26,11 @@ CANDIDATE_DETAILS = {
 def tidy_text(text):
     """Return `text` with the doubled full stop after an abbreviation removed.
 
-    Markup stays Markup: removing a full stop cannot open a tag.
+    Markup is returned as it is, because a plain string would lose its markup.
     """
-    if not isinstance(text, str):
+    if not isinstance(text, str) or isinstance(text, Markup):
         return text
-    tidy = DOUBLED_STOP.sub(".", text)
-    return Markup(tidy) if isinstance(text, Markup) else tidy
+    return DOUBLED_STOP.sub(".", text)
 
 
 def title_from(text):

@@ -422,8 +422,8 @@ class IntegrationExceptionCandidate(models.Model):
         compute="_compute_record_ref",
         string="Record",
     )
-    # What tells apart two candidates of the same name. Read as superuser,
-    # because the person who links may not read the candidates' model.
+    # Details that distinguish two candidates of the same name. They are read
+    # as superuser, because the person who links may not read that model.
     city = fields.Char(compute="_compute_details", compute_sudo=True)
     vat = fields.Char(string="Tax ID", compute="_compute_details", compute_sudo=True)
     email = fields.Char(compute="_compute_details", compute_sudo=True)

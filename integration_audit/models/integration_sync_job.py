@@ -44,7 +44,7 @@ TRANSIENT_DB_ERRORS = (
     psycopg2.errors.LockNotAvailable,
     psycopg2.errors.UniqueViolation,
 )
-# What inserting a key that a concurrent transaction stored first raises.
+# Errors raised by inserting a key that a concurrent transaction stored first.
 KEY_TAKEN_ERRORS = (
     psycopg2.errors.SerializationFailure,
     psycopg2.errors.UniqueViolation,
@@ -63,10 +63,10 @@ class IntegrationSyncJob(models.Model):
     _order = "id desc"
     _rec_name = "idempotency_key"
 
-    # A webhook batch adds a hundred rows to every index of this table, so
-    # only the queries that need an index have one: the unique key (which
-    # starts with backend_id), the due-job and attention indexes of `init`,
-    # and the lookups by external and correlation ID.
+    # A webhook batch adds a hundred rows to every index of this table. So
+    # only these queries have an index: the unique key (which starts with
+    # backend_id), the due-job and attention indexes of `init`, and the
+    # lookups by external and correlation ID.
     backend_id = fields.Many2one(
         "integration.backend", required=True, ondelete="restrict"
     )
@@ -187,7 +187,7 @@ class IntegrationSyncJob(models.Model):
 
         Intake stores batches of a hundred events per request, so the rows
         go in with one ``INSERT ... ON CONFLICT DO NOTHING`` rather than
-        through `create()`, with the values `create()` would give them. A key
+        through `create()`, with the fields' own defaults. A key
         already stored, or stored meanwhile by a concurrent delivery, is
         skipped. Wakes the worker when a job was created.
         """

@@ -25,9 +25,9 @@ _connection = None
 def notify_cron_workers(dbname):
     """Send Odoo's ``cron_trigger`` notification for `dbname`; return success.
 
-    A broken connection is opened again once; when that fails too, the
-    failure is logged and the cron workers find the trigger at their next
-    periodic wake-up instead.
+    A broken connection is opened again once. If that fails too, the
+    failure is logged, and the cron workers find the trigger row at their
+    next periodic wake-up instead.
     """
     global _connection  # noqa: PLW0603 - one connection per process, by design
     query = SQL(

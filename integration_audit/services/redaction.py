@@ -22,8 +22,9 @@ SECRET_ELEMENT_PATTERN = re.compile(
     r"(<(?:[\w-]+:)?(SessionId|sessionId|Password|password|access_token|"
     r"client_secret)\b[^>]*>)[^<]*(</(?:[\w-]+:)?\2>)"
 )
-# Every match of the patterns above contains one of these; a text without
-# any of them (or a \u escape that could spell one) has nothing to redact.
+# Every match of the patterns above contains one of these words. So a text
+# without any of them, and without a \u escape that could spell one, has
+# nothing to redact.
 CREDENTIAL_HINTS = (
     "pass",
     "secret",

@@ -168,9 +168,9 @@ class Page:
 def payload_digest(record, exclude=()):
     """Return the SHA-256 of a record's fields but `exclude`, stable across runs.
 
-    The records digested hold plain values only (text, numbers, dates), so
-    their fields are read as they are; `dataclasses.asdict` would copy each
-    value first, which took most of the time and gave the same text.
+    The records digested contain plain values only (text, numbers, dates),
+    so their fields are read as they are. `dataclasses.asdict` would copy
+    each value first, which took most of the time and gave the same text.
     """
     values = {
         item.name: getattr(record, item.name)
